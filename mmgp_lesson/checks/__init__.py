@@ -1,0 +1,23 @@
+"""Check functions the exercise notebooks call, one module per lesson.
+
+A check measures the learner's answer against the exact one. It raises :class:`CheckFailed` with
+one sentence that says what is wrong and where to look, or prints one line starting with
+``passed:``. The grader (``mmgp-lesson check``) reads those outcomes from the check cells.
+"""
+
+from __future__ import annotations
+
+
+class CheckFailed(AssertionError):
+    """An answer that does not pass; its message is the one-sentence feedback."""
+
+
+def require(condition: bool, feedback: str) -> None:
+    """Raise :class:`CheckFailed` with ``feedback`` unless ``condition`` holds."""
+    if not condition:
+        raise CheckFailed(feedback)
+
+
+def passed(message: str) -> None:
+    """Report a passed check on one line."""
+    print(f"passed: {message}")

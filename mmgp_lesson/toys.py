@@ -1,0 +1,89 @@
+"""Toy distributions with exact densities, scores and samplers (lesson 00 onwards).
+
+Everything is batched over the first dimension and computed in float64 torch tensors, so that a
+score can be checked against autograd to round-off.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+DTYPE = torch.float64
+
+
+class GaussianMixture:
+    r"""A mixture :math:`p(x) = \sum_k w_k \, \mathcal N(x; \mu_k, \Sigma_k)` in :math:`\mathbb R^d`.
+
+    Args:
+        weights: (K,) non-negative mixture weights; they are normalised to sum to one.
+        means: (K, d) component means :math:`\mu_k`.
+        covariances: (K, d, d) symmetric positive-definite :math:`\Sigma_k`.
+    """
+
+    def __init__(self, weights, means, covariances):
+        self.weights = torch.as_tensor(weights, dtype=DTYPE)
+        self.weights = self.weights / self.weights.sum()
+        self.means = torch.as_tensor(means, dtype=DTYPE)
+        self.covariances = torch.as_tensor(covariances, dtype=DTYPE)
+        self.dim = self.means.shape[1]
+        self._cholesky = torch.linalg.cholesky(self.covariances)
+        self._precisions = torch.cholesky_inverse(self._cholesky)
+
+    @classmethod
+    def isotropic(cls, means, std=1.0, weights=None) -> "GaussianMixture":
+        """Mixture of K Gaussians :math:`\\mathcal N(\\mu_k, \\sigma^2 I)` with equal weights by default."""
+        means = torch.as_tensor(means, dtype=DTYPE)
+        count, dim = means.shape
+        weights = torch.ones(count, dtype=DTYPE) if weights is None else weights
+        return cls(weights, means, (std**2) * torch.eye(dim, dtype=DTYPE).expand(count, dim, dim).clone())
+
+    def component_log_probs(self, x: torch.Tensor) -> torch.Tensor:
+        r"""(N, K) matrix of :math:`\log w_k + \log \mathcal N(x_n; \mu_k, \Sigma_k)`."""
+        diff = x[:, None, :] - self.means[None]  # (N, K, d)
+        mahalanobis = torch.einsum("nki,kij,nkj->nk", diff, self._precisions, diff)
+        log_det = 2 * torch.log(torch.diagonal(self._cholesky, dim1=-2, dim2=-1)).sum(-1)
+        return torch.log(self.weights) - 0.5 * (mahalanobis + log_det + self.dim * math.log(2 * math.pi))
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        r""":math:`\log p(x) = \operatorname{logsumexp}_k [\log w_k + \log \mathcal N(x; \mu_k, \Sigma_k)]`, shape (N,)."""
+        return torch.logsumexp(self.component_log_probs(x), dim=1)
+
+    def responsibilities(self, x: torch.Tensor) -> torch.Tensor:
+        r"""(N, K) posterior component probabilities :math:`r_k(x) = w_k \mathcal N_k(x) / p(x)`."""
+        return torch.softmax(self.component_log_probs(x), dim=1)
+
+    def score(self, x: torch.Tensor) -> torch.Tensor:
+        r"""The score :math:`\nabla_x \log p(x) = -\sum_k r_k(x)\, \Sigma_k^{-1} (x - \mu_k)`, shape (N, d)."""
+        diff = x[:, None, :] - self.means[None]
+        component_scores = -torch.einsum("kij,nkj->nki", self._precisions, diff)
+        return (self.responsibilities(x)[..., None] * component_scores).sum(1)
+
+    def sample(self, count: int, generator: torch.Generator) -> torch.Tensor:
+        """Draw ``count`` points: a component index by its weight, then a Gaussian draw from it."""
+        index = torch.multinomial(self.weights, count, replacement=True, generator=generator)
+        noise = torch.randn(count, self.dim, dtype=DTYPE, generator=generator)
+        return self.means[index] + torch.einsum("nij,nj->ni", self._cholesky[index], noise)
+
+
+class DoubleWell:
+    r"""The 1-D or separable d-D double-well energy :math:`E(x) = h\,(x_1^2 - 1)^2 + \tfrac12 \sum_{i>1} x_i^2`.
+
+    The barrier between the minima at :math:`x_1 = \pm 1` has height ``h``; the Gibbs law is
+    :math:`p \propto e^{-E}`.
+    """
+
+    def __init__(self, barrier: float = 1.0, dim: int = 1):
+        self.barrier = barrier
+        self.dim = dim
+
+    def energy(self, x: torch.Tensor) -> torch.Tensor:
+        """:math:`E(x)`, shape (N,)."""
+        return self.barrier * (x[:, 0] ** 2 - 1) ** 2 + 0.5 * (x[:, 1:] ** 2).sum(1)
+
+    def grad_energy(self, x: torch.Tensor) -> torch.Tensor:
+        r""":math:`\nabla E(x)`: :math:`4 h x_1 (x_1^2 - 1)` in the first coordinate, :math:`x_i` in the others."""
+        grad = x.clone()
+        grad[:, 0] = 4 * self.barrier * x[:, 0] * (x[:, 0] ** 2 - 1)
+        return grad
