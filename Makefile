@@ -40,10 +40,13 @@ book: $(STAMP) $(ASSETS)/.copied
 
 # The book is built first: its browser check (tests/test_site.py) runs with the rest of the suite.
 test: $(STAMP) browser book
-	$(BIN)/python -m pytest tests --nbval-lax --nbval-cell-timeout=300 notebooks solutions
+	$(BIN)/python -m pytest tests --nbval-lax --nbval-current-env --nbval-cell-timeout=300 notebooks solutions
 
+# lab/overrides.json makes JupyterLab open the .md lessons as notebooks (through jupytext).
 lab: $(STAMP)
-	$(BIN)/jupyter lab
+	mkdir -p $(VENV)/share/jupyter/lab/settings
+	cp lab/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
+	$(BIN)/jupyter lab $(LAB_ARGS)
 
 exercises: $(STAMP)
 	$(BIN)/mmgp-lesson exercises

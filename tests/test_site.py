@@ -99,6 +99,8 @@ def test_page_renders_offline(site_url, browser, page_path):
     assert page.locator("article .output.traceback, article .output.stderr:has-text('Traceback')").count() == 0
     if page_path.startswith("notebooks/"):
         assert images, "a lesson page without a single figure"
+    videos = page.evaluate("() => [...document.querySelectorAll('article video')].map(v => [v.currentSrc.slice(0, 40), v.readyState >= 1 && v.duration > 0 && !v.error])")
+    assert all(ok for _, ok in videos), f"videos that cannot play: {[src for src, ok in videos if not ok]}"
     widget_views = page.locator("script[type='application/vnd.jupyter.widget-view+json']").count()
     if widget_views:  # each embedded widget is drawn by the offline widget manager
         page.wait_for_selector(".jupyter-widgets", timeout=10_000)
