@@ -3,6 +3,8 @@
 - ``mmgp-lesson exercises`` — regenerate ``exercises/`` from ``solutions/``.
 - ``mmgp-lesson pair`` — rewrite the ``.ipynb`` twin of every MyST notebook.
 - ``mmgp-lesson check NOTEBOOK`` — grade a filled-in exercise notebook.
+- ``mmgp-lesson run VIDEO --out DIR`` — the capstone: caption a video, then draw an image and a video from it.
+- ``mmgp-lesson demo`` — ``run`` on a generated sample clip.
 
 Errors are one line on stderr and a non-zero exit status, never a traceback.
 """
@@ -66,6 +68,90 @@ def check(args) -> int:
     rows = grade(Path(args.notebook), cell_timeout=args.timeout)
     print(format_rows(rows))
     return 0 if rows and all(row.passed for row in rows) else 1
+
+
+def _generation_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mode", default="auto", help="tiny, real, or auto: real where the weights are present (default)")
+    parser.add_argument("--weights", help="a folder holding <model id>/ checkpoints (default: the Hugging Face cache)")
+    parser.add_argument("--device", help="cpu or cuda (default: cuda when a GPU is visible)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the image and video noise (default 0)")
+    parser.add_argument("--frames", type=int, default=49, help="frames of the generated video, 8k+1 (default 49)")
+    parser.add_argument("--height", type=int, help="video height, a multiple of 32 (default 512 real, 64 tiny)")
+    parser.add_argument("--width", type=int, help="video width, a multiple of 32 (default 704 real, 64 tiny)")
+    parser.add_argument("--image-steps", type=int, default=12, help="aMUSEd unmasking steps (default 12)")
+    parser.add_argument("--video-steps", type=int, help="LTX-Video sampler steps (default 50 real, 4 tiny)")
+    parser.add_argument("--prompt", help="draw the image and video from this text instead of the caption")
+    parser.add_argument("--static-cache", action="store_true", help="generate the caption with a static KV cache")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the aMUSEd U-ViT")
+
+
+def _run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("video", help="the input clip (.mp4, .webm, .gif)")
+    parser.add_argument("--out", required=True, help="folder for caption.txt, image.png, video.mp4, manifest.json")
+    _generation_arguments(parser)
+
+
+def _demo_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", default="outputs/demo", help="output folder (default outputs/demo)")
+    _generation_arguments(parser)
+
+
+def _run_capstone(args, video: Path) -> int:
+    """Check every setting and the input, then build the pipeline, run it and write its files."""
+    from mmgp_lesson.capstone.media import read_video
+    from mmgp_lesson.capstone.outputs import prepare_output_folder
+    from mmgp_lesson.capstone.settings import check_prompts, check_settings
+
+    check_settings(args.frames, args.height, args.width, args.image_steps, args.video_steps)
+    if args.prompt is not None:
+        check_prompts([args.prompt])
+    read_video(video, count=1)
+    out = prepare_output_folder(args.out)
+
+    import torch  # the heavy imports wait until every input has been checked
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    from mmgp_lesson.capstone.pipeline import MMGPPipeline
+
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.disable_progress_bar()
+    pipeline = MMGPPipeline.build(
+        mode=args.mode,
+        weights=args.weights,
+        device=args.device,
+        frames=args.frames,
+        height=args.height,
+        width=args.width,
+        image_steps=args.image_steps,
+        video_steps=args.video_steps,
+        static_cache=args.static_cache,
+        compile=args.compile,
+    )
+    if pipeline.mode == "tiny":
+        torch.set_num_threads(1)  # tiny tensors: a second thread only adds synchronisation
+    print(f"mode: {pipeline.mode_note}")
+    result = pipeline(video, seed=args.seed, prompt=args.prompt)
+    print(f"caption: {result.caption}")
+    print("seconds: " + ", ".join(f"{stage} {value:.2f}" for stage, value in result.timings.items()))
+    for path in result.save(out):
+        print(f"  wrote {path}")
+    return 0
+
+
+@subcommand("run", "caption a video, then draw an image and a video from the caption", _run_arguments)
+def run(args) -> int:
+    return _run_capstone(args, Path(args.video))
+
+
+@subcommand("demo", "run the capstone on a generated two-second sample clip", _demo_arguments)
+def demo(args) -> int:
+    from mmgp_lesson.capstone.media import make_sample_video
+    from mmgp_lesson.capstone.outputs import prepare_output_folder
+
+    sample = make_sample_video(prepare_output_folder(args.out) / "sample.mp4")
+    print(f"sample clip: {sample}")
+    return _run_capstone(args, sample)
 
 
 def build_parser() -> argparse.ArgumentParser:

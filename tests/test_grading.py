@@ -6,7 +6,7 @@ import sys
 import nbformat
 import pytest
 
-from mmgp_lesson.grading import ANSWER_TAG, CHECK_TAG, grade
+from mmgp_lesson.grading import CHECK_TAG, grade
 
 from .conftest import ROOT
 

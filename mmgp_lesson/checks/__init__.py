@@ -12,6 +12,14 @@ class CheckFailed(AssertionError):
     """An answer that does not pass; its message is the one-sentence feedback."""
 
 
+def call_answer(function, *args):
+    """Call the learner's ``function``; a stub that still raises ``NotImplementedError`` fails the check."""
+    try:
+        return function(*args)
+    except NotImplementedError:
+        raise CheckFailed("your function still raises NotImplementedError: replace the stub with your code") from None
+
+
 def require(condition: bool, feedback: str) -> None:
     """Raise :class:`CheckFailed` with ``feedback`` unless ``condition`` holds."""
     if not condition:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from mmgp_lesson.checks import CheckFailed, passed, require
+from mmgp_lesson.checks import CheckFailed, call_answer, passed, require
 from mmgp_lesson.toys import DTYPE, GaussianMixture
 
 
@@ -22,11 +22,7 @@ def _points(count: int = 64) -> torch.Tensor:
 
 
 def _call(function, *args) -> torch.Tensor:
-    try:
-        value = function(*args)
-    except NotImplementedError:
-        raise CheckFailed("your function still raises NotImplementedError: replace the stub with your code") from None
-    return torch.as_tensor(value, dtype=DTYPE)
+    return torch.as_tensor(call_answer(function, *args), dtype=DTYPE)
 
 
 def mixture_log_prob(log_prob) -> None:

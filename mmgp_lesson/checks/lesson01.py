@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from mmgp_lesson.checks import CheckFailed, passed, require
+from mmgp_lesson.checks import CheckFailed, call_answer, passed, require
 from mmgp_lesson.latent import LinearGaussianModel, gaussian_kl, importance_weighted_bound
 from mmgp_lesson.toys import DTYPE
 
@@ -14,13 +14,6 @@ from mmgp_lesson.toys import DTYPE
 def _reference_model() -> LinearGaussianModel:
     """A 5-D model with a 2-D latent and noise level 0.5 (not 1, so a missing σ² shows)."""
     return LinearGaussianModel.random(data_dim=5, latent_dim=2, noise_std=0.5, generator=torch.Generator().manual_seed(11))
-
-
-def _call(function, *args):
-    try:
-        return function(*args)
-    except NotImplementedError:
-        raise CheckFailed("your function still raises NotImplementedError: replace the stub with your code") from None
 
 
 def _close(a: torch.Tensor, b: torch.Tensor, tolerance: float = 1e-8) -> bool:
@@ -34,7 +27,7 @@ def exact_posterior(posterior) -> None:
     """
     model = _reference_model()
     x, _ = model.sample(6, torch.Generator().manual_seed(12))
-    answer = _call(posterior, model, x)
+    answer = call_answer(posterior, model, x)
     require(isinstance(answer, (tuple, list)) and len(answer) == 2, "your posterior should return a pair (mean, covariance)")
     mean, cov = (torch.as_tensor(value, dtype=DTYPE) for value in answer)
     exact_mean, exact_cov = model.posterior(x)
@@ -74,7 +67,7 @@ def gaussian_kl_divergence(kl) -> None:
     Tolerance 1e-8: closed forms in float64; the reference is checked against the ELBO gap in lesson 01.
     """
     mean_q, cov_q, mean_p, cov_p = _kl_cases()
-    value = torch.as_tensor(_call(kl, mean_q, cov_q, mean_p, cov_p), dtype=DTYPE)
+    value = torch.as_tensor(call_answer(kl, mean_q, cov_q, mean_p, cov_p), dtype=DTYPE)
     exact = gaussian_kl(mean_q, cov_q, mean_p, cov_p)
     require(value.shape == exact.shape, f"your KL has shape {tuple(value.shape)}; it should be one number per mean, shape {tuple(exact.shape)}")
     if not _close(value, exact):
@@ -87,7 +80,7 @@ def gaussian_kl_divergence(kl) -> None:
         if _close(value - exact, (value - exact).mean().expand_as(exact)):
             raise CheckFailed("your KL is off by a constant: check the log-determinant terms log|Σ_p| - log|Σ_q| and the -k")
         raise CheckFailed("your KL does not match ½[tr(Σ_p⁻¹Σ_q) + (μ_p-μ_q)ᵀΣ_p⁻¹(μ_p-μ_q) - k + log|Σ_p| - log|Σ_q|]")
-    self_kl = torch.as_tensor(_call(kl, mean_q, cov_q, mean_q, cov_q), dtype=DTYPE).abs().max().item()
+    self_kl = torch.as_tensor(call_answer(kl, mean_q, cov_q, mean_q, cov_q), dtype=DTYPE).abs().max().item()
     require(self_kl < 1e-8, f"your KL of a Gaussian with itself is {self_kl:.2g}, not zero")
     passed(f"Gaussian KL matches the closed form to {(value - exact).abs().max().item():.1e}, and KL(q || q) = 0")
 
@@ -99,7 +92,7 @@ def iwae_estimate(iwae) -> None:
     """
     generator = torch.Generator().manual_seed(14)
     log_weights = -1000 + 3 * torch.randn(32, 7, dtype=DTYPE, generator=generator)
-    value = torch.as_tensor(_call(iwae, log_weights), dtype=DTYPE)
+    value = torch.as_tensor(call_answer(iwae, log_weights), dtype=DTYPE)
     exact = importance_weighted_bound(log_weights)
     if value.shape == (32,):
         raise CheckFailed("your estimate has one number per sample: reduce over the K samples, dim 0, not over the points")

@@ -1,0 +1,60 @@
+"""Writing a run's files safely: every file goes to a temporary name and is moved into place last.
+
+A run that fails halfway (a full disk, an interrupted encoder) therefore never leaves a
+half-written ``video.mp4`` over the good one of an earlier run: either all new files replace the
+old ones, or none does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Callable
+
+from mmgp_lesson.capstone.errors import CapstoneError
+
+
+def prepare_output_folder(folder: str | Path) -> Path:
+    """Create ``folder`` if needed and prove it is writable; raise a one-line error if it is not."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise CapstoneError(
+            f"cannot write to the output folder {folder} ({error.strerror or error}); pass --out a folder you can write to"
+        ) from None
+    return folder
+
+
+def write_all(folder: Path, writers: dict[str, Callable[[Path], object]]) -> list[Path]:
+    """Run ``writers[name](temporary_path)`` for every file, then move all of them into place.
+
+    The temporary files sit beside their targets (so the final ``os.replace`` is atomic) and are
+    removed if any writer fails. A failed write (a full disk, a vanished folder) is reported as a
+    one-line :class:`CapstoneError`; any other error is re-raised as it is, after the clean-up.
+    """
+    temporaries = {name: folder / f".{name}.partial-{os.getpid()}{Path(name).suffix}" for name in writers}
+    try:
+        for name, write in writers.items():
+            write(temporaries[name])
+    except BaseException as error:
+        for temporary in temporaries.values():
+            temporary.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise CapstoneError(
+                f"could not write {name} in {folder} ({error}); free some space or pass --out another folder "
+                "(the files of any earlier run are untouched)"
+            ) from None
+        raise
+    for name, temporary in temporaries.items():
+        os.replace(temporary, folder / name)
+    return [folder / name for name in writers]
+
+
+def json_writer(data: dict) -> Callable[[Path], object]:
+    """A writer for :func:`write_all` that stores ``data`` as indented, key-sorted JSON."""
+    return lambda path: path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")

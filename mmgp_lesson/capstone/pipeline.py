@@ -1,0 +1,228 @@
+"""``MMGPPipeline``: video in -> caption -> an image and a video made from that caption.
+
+The pipeline holds the three stages (:class:`UnderstandStage`, :class:`ImageStage`,
+:class:`VideoStage`), times each one, and records a manifest of what produced the result: mode,
+model ids and where their weights came from, seed, step counts and library versions.
+:meth:`MMGPPipeline.build` picks the mode: ``"real"`` loads checkpoints (a folder or the Hugging
+Face cache), ``"tiny"`` builds tiny random models offline, ``"auto"`` takes real where all three
+checkpoints are present and tiny otherwise, and says why in :attr:`MMGPPipeline.mode_note`.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from mmgp_lesson.capstone.errors import CapstoneError
+from mmgp_lesson.capstone.image import ImageStage
+from mmgp_lesson.capstone.media import Video, read_video, write_gif, write_mp4
+from mmgp_lesson.capstone.outputs import json_writer, prepare_output_folder, write_all
+from mmgp_lesson.capstone.settings import check_prompts
+from mmgp_lesson.capstone.understand import UnderstandStage
+from mmgp_lesson.capstone.video import VideoStage
+from mmgp_lesson.capstone.weights import MODEL_IDS, locate, missing_weights_message
+
+MODES = ("auto", "tiny", "real")
+LIBRARIES = ("torch", "diffusers", "transformers", "tokenizers", "av", "pillow", "numpy")
+
+
+@dataclass
+class MMGPResult:
+    """What one run produced: the caption, the prompt used, the image, the video frames, timings."""
+
+    caption: str
+    prompt: str
+    image: Image.Image
+    video: np.ndarray
+    timings: dict[str, float]
+    manifest: dict = field(repr=False)
+
+    def save(self, folder: str | Path) -> list[Path]:
+        """Write ``caption.txt``, ``image.png``, ``video.mp4``, ``preview.gif`` and ``manifest.json``.
+
+        All files are written under temporary names first and moved into place together.
+        """
+        folder = prepare_output_folder(folder)
+        fps = self.manifest["video"]["fps"]
+        return write_all(
+            folder,
+            {
+                "caption.txt": lambda path: path.write_text(self.caption + "\n"),
+                "image.png": lambda path: self.image.save(path, format="PNG"),
+                "video.mp4": lambda path: write_mp4(self.video, path, fps=fps),
+                "preview.gif": lambda path: write_gif(self.video, path),
+                "manifest.json": json_writer(self.manifest),
+            },
+        )
+
+
+def library_versions() -> dict[str, str]:
+    """Installed versions of the libraries that shape the outputs, and Python's."""
+    return {"python": platform.python_version(), **{name: version(name) for name in LIBRARIES}}
+
+
+def default_device() -> str:
+    """``"cuda"`` when a GPU is visible, else ``"cpu"``."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class MMGPPipeline:
+    """Video -> caption (SmolVLM2) -> image (aMUSEd) and video (LTX-Video), one call.
+
+    ``sources`` says where each stage's weights came from (a folder, or "tiny random weights").
+    Call it with a video file or a :class:`Video`; pass ``prompt`` to draw the image and video
+    from your own words instead of the caption (the caption is still made and reported).
+    """
+
+    def __init__(
+        self,
+        understand: UnderstandStage,
+        image: ImageStage,
+        video: VideoStage,
+        mode: str,
+        sources: dict[str, str],
+        mode_note: str = "",
+    ):
+        self.understand = understand
+        self.image = image
+        self.video = video
+        self.mode = mode
+        self.sources = sources
+        self.mode_note = mode_note
+
+    @classmethod
+    def build(
+        cls,
+        mode: str = "auto",
+        weights: str | Path | None = None,
+        device: str | None = None,
+        frames: int = 49,
+        height: int | None = None,
+        width: int | None = None,
+        image_steps: int = 12,
+        video_steps: int | None = None,
+        static_cache: bool = False,
+        compile: bool = False,
+    ) -> "MMGPPipeline":
+        """Build the three stages in ``mode`` ("auto", "tiny" or "real").
+
+        ``frames``, ``height`` and ``width`` shape the generated video (defaults: 49 frames;
+        512x704 real, 64x64 tiny); ``video_steps`` defaults to 50 real and 4 tiny. Real mode
+        runs in float32 on CPU and bfloat16 on CUDA (aMUSEd in float16, its VQ-GAN in float32);
+        tiny mode always runs on the CPU in float32.
+        ``static_cache`` and ``compile`` switch on the speed options the benchmark compares.
+        """
+        if mode not in MODES:
+            raise CapstoneError(f"--mode {mode} is not one of {', '.join(MODES)}; pick one of them")
+        device = device or default_device()
+        if device not in ("cpu", "cuda"):
+            raise CapstoneError(f"--device {device} is not cpu or cuda; pick one of them")
+        if device == "cuda" and not torch.cuda.is_available():
+            raise CapstoneError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu")
+        folders = locate(weights) if mode != "tiny" else {}
+        found = bool(folders) and all(folders.values())
+        if mode == "real" and not found:
+            raise missing_weights_message(folders, weights)
+        real = mode == "real" or (mode == "auto" and found)
+        note = "real weights" if real else "tiny random weights"
+        if mode == "auto":
+            missing = ", ".join(MODEL_IDS[stage] for stage, folder in folders.items() if folder is None)
+            note += " (all three checkpoints found)" if real else f" (not found: {missing}; --mode real says how to get them)"
+        video_options = {"frames": frames, "height": height, "width": width, "steps": video_steps}
+        video_options = {name: value for name, value in video_options.items() if value is not None}
+        if real:
+            stages, sources = cls._real_stages(folders, device, video_options, image_steps, static_cache, compile)
+        else:
+            stages = (
+                UnderstandStage.tiny(static_cache=static_cache),
+                ImageStage.tiny(steps=image_steps, compile=compile),
+                VideoStage.tiny(**video_options),
+            )
+            sources = {stage: "tiny random weights (seed 0)" for stage in MODEL_IDS}
+        return cls(*stages, mode="real" if real else "tiny", sources=sources, mode_note=note)
+
+    @staticmethod
+    def _real_stages(folders, device, video_options, image_steps, static_cache, compile):
+        """Load the three checkpoints; return ``(stages, sources)``."""
+        half = device == "cuda"
+        try:
+            stages = (
+                UnderstandStage.from_pretrained(
+                    folders["understand"], device, torch.bfloat16 if half else torch.float32, static_cache=static_cache
+                ),
+                ImageStage.from_pretrained(
+                    folders["image"], device, torch.float16 if half else torch.float32, steps=image_steps, compile=compile
+                ),
+                VideoStage.from_pretrained(
+                    folders["video"], device, torch.bfloat16 if half else torch.float32, **video_options
+                ),
+            )
+        except (OSError, ValueError) as error:
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise CapstoneError(
+                f"could not load the real checkpoints ({first_line}); re-download them with hf download"
+            ) from None
+        return stages, {stage: str(folder) for stage, folder in folders.items()}
+
+    def __call__(self, video: str | Path | Video, seed: int = 0, prompt: str | None = None) -> MMGPResult:
+        """Caption ``video``, then draw an image and a clip from the caption (or from ``prompt``)."""
+        if prompt is not None:
+            check_prompts([prompt])
+        timings = {}
+        start = time.perf_counter()
+        clip = video if isinstance(video, Video) else read_video(video, count=self.understand.frames)
+        timings["read"] = time.perf_counter() - start
+
+        start = time.perf_counter()
+        caption = self.understand(clip)
+        timings["understand"] = time.perf_counter() - start
+        if prompt is None and not caption:
+            raise CapstoneError("the understand stage returned an empty caption; pass --prompt TEXT to draw from your own words")
+        prompt = caption if prompt is None else prompt
+
+        start = time.perf_counter()
+        image = self.image(prompt, seed=seed)[0]
+        timings["image"] = time.perf_counter() - start
+
+        start = time.perf_counter()
+        frames = self.video(prompt, seed=seed)
+        timings["video"] = time.perf_counter() - start
+
+        manifest = self.manifest(clip, video, seed, caption, prompt, timings)
+        return MMGPResult(caption=caption, prompt=prompt, image=image, video=frames, timings=timings, manifest=manifest)
+
+    def manifest(self, clip: Video, source, seed: int, caption: str, prompt: str, timings: dict) -> dict:
+        """The record of a run: everything needed to reproduce it, and how long each stage took."""
+        return {
+            "mode": self.mode,
+            "mode_note": self.mode_note,
+            "device": str(self.understand.model.device),
+            "seed": seed,
+            "input": str(source) if not isinstance(source, Video) else "(in-memory clip)",
+            "models": {stage: {"id": MODEL_IDS[stage], "weights": self.sources[stage]} for stage in MODEL_IDS},
+            "understand": {
+                "frames_sampled": int(len(clip.frames)),
+                "timestamps_s": [round(float(second), 3) for second in clip.timestamps],
+                "max_new_tokens": self.understand.max_new_tokens,
+                "static_cache": self.understand.static_cache,
+            },
+            "image": {"steps": self.image.steps, "size": self.image.size, "compile": self.image.compile},
+            "video": {
+                "steps": self.video.steps,
+                "frames": self.video.frames,
+                "height": self.video.height,
+                "width": self.video.width,
+                "fps": self.video.fps,
+            },
+            "caption": caption,
+            "prompt": prompt,
+            "seconds": {stage: round(value, 4) for stage, value in timings.items()},
+            "versions": library_versions(),
+        }

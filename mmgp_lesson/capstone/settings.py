@@ -1,0 +1,51 @@
+"""Checks of the user's settings that run before any model is imported or built.
+
+This module imports nothing heavy, so ``mmgp-lesson run`` refuses a bad prompt, frame count or
+size in a fraction of a second, with one line naming the problem and the fix.
+"""
+
+from __future__ import annotations
+
+from mmgp_lesson.capstone.errors import CapstoneError
+
+MAX_SIDE = 1280
+"""The largest video height/width accepted (LTX-Video is trained up to 1216 pixels wide)."""
+MAX_FRAMES = 257
+"""The longest clip accepted: 8 * 32 + 1 frames, about ten seconds at 24 fps."""
+MAX_STEPS = 200
+
+
+def check_prompts(prompts: list[str]) -> None:
+    """Raise a one-line error unless every prompt has visible text."""
+    if not prompts or any(not prompt.strip() for prompt in prompts):
+        raise CapstoneError("the prompt is empty; pass a prompt with words in it (or a video the model can caption)")
+
+
+def check_video_shape(frames: int, height: int, width: int) -> None:
+    """Raise a one-line error unless ``frames = 8k + 1`` and height/width are sane multiples of 32.
+
+    LTX-Video's VAE compresses 32x32 pixels and 8 frames into one latent and keeps the first frame
+    on its own, which is where both rules come from.
+    """
+    if frames < 1 or frames > MAX_FRAMES or (frames - 1) % 8:
+        nearest = max(1, min(MAX_FRAMES, 8 * round((frames - 1) / 8) + 1))
+        raise CapstoneError(
+            f"--frames {frames} is not 8k+1 in 1..{MAX_FRAMES} (the LTX VAE packs 8 frames per latent "
+            f"after the first); use --frames {nearest}"
+        )
+    for name, value in (("height", height), ("width", width)):
+        if not 32 <= value <= MAX_SIDE:
+            raise CapstoneError(f"--{name} {value} is outside 32..{MAX_SIDE} pixels; pick e.g. --{name} 512")
+        if value % 32:
+            raise CapstoneError(
+                f"--{name} {value} is not divisible by 32 (the LTX VAE's spatial compression); "
+                f"use --{name} {max(32, 32 * round(value / 32))}"
+            )
+
+
+def check_settings(frames: int, height: int | None, width: int | None, image_steps: int, video_steps: int | None) -> None:
+    """Check the generation settings of a run (``None`` means the mode's default, always valid)."""
+    check_video_shape(frames, height or 512, width or 704)
+    for name, steps in (("--image-steps", image_steps), ("--video-steps", video_steps)):
+        if steps is not None and not 1 <= steps <= MAX_STEPS:
+            raise CapstoneError(f"{name} {steps} is outside 1..{MAX_STEPS}; the defaults are 12 (image) and 50 (video)")

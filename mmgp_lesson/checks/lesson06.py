@@ -1,0 +1,83 @@
+"""Checks for lesson 06: flow matching for video (Euler sampling, LTX latent shapes, frame counts)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from mmgp_lesson.checks import CheckFailed, call_answer, passed, require
+from mmgp_lesson.latent_flow import euler_sample, frames_for_duration, latent_shape
+from mmgp_lesson.toys import DTYPE
+
+
+def euler_sampler(sampler) -> None:
+    """Exercise 06.1: ``sampler(velocity, z0, steps)`` must be Euler's method from t = 0 to t = 1.
+
+    Compared with the package's Euler on a time-dependent linear field v(z, t) = (t - 1) z + 1, where the
+    common mistakes (wrong direction, evaluating at the right end point, wrong step size) give answers
+    that differ by order 1/steps ≈ 0.1; both sides are float64, so the tolerance is 1e-10.
+    """
+    z0 = torch.randn(16, 2, dtype=DTYPE, generator=torch.Generator().manual_seed(0))
+    velocity = lambda z, t: (t - 1.0) * z + 1.0  # noqa: E731 - a field depending on both z and t
+    steps = 8
+    value = call_answer(sampler, velocity, z0, steps)
+    require(isinstance(value, torch.Tensor) and value.shape == z0.shape,
+            f"return the end points z_1 as a tensor of the shape of z0, {tuple(z0.shape)}")
+    exact = euler_sample(velocity, z0, steps)
+    error = (value - exact).abs().max().item()
+    if error < 1e-10:
+        passed(f"your Euler sampler matches z_(k+1) = z_k + h v(z_k, k h) to {error:.1e}")
+        return
+    h = 1.0 / steps
+    z = z0.clone()
+    for k in range(steps):
+        z = z + h * velocity(z, (k + 1) * h)
+    if (value - z).abs().max() < 1e-10:
+        raise CheckFailed("you evaluate the velocity at the end of each step, t = (k+1) h; Euler uses the start, t = k h")
+    z = z0.clone()
+    for k in range(steps):
+        z = z - h * velocity(z, 1 - k * h)
+    if (value - z).abs().max() < 1e-10:
+        raise CheckFailed("you integrate from t = 1 towards t = 0: in this course noise is at t = 0 and data at t = 1, so step forward in time")
+    if (value - (z0 + velocity(z0, 0.0))).abs().max() < 1e-10:
+        raise CheckFailed("you took one step of size 1: take `steps` steps of size h = 1/steps")
+    raise CheckFailed(f"your end points differ from Euler's by up to {error:.3g}: use h = 1/steps and z <- z + h v(z, k h) for k = 0..steps-1")
+
+
+def ltx_latent_shape(shape_fn) -> None:
+    """Exercise 06.2: ``shape_fn(frames, height, width, channels)`` must give LTX's latent shape (C, F', H', W')."""
+    cases = ((49, 512, 704, 128), (9, 64, 64, 8), (121, 480, 832, 128), (1, 32, 32, 4))
+    for frames, height, width, channels in cases:
+        value = call_answer(shape_fn, frames, height, width, channels)
+        value = tuple(int(v) for v in value)
+        exact = latent_shape(frames, height, width, channels)
+        if value == exact:
+            continue
+        require(len(value) == 4, f"return four numbers (C, F', H', W'); you return {len(value)}")
+        if value[1] == frames // 8:
+            raise CheckFailed(f"for {frames} frames you give {value[1]} latent frames: the first frame has its own latent, F' = 1 + (F - 1) / 8")
+        if value[2:] in ((height // 8, width // 8), (height // 16, width // 16)):
+            raise CheckFailed("the LTX VAE compresses 32 × 32 pixels into one latent position, not 8 × 8 or 16 × 16")
+        if value[0] != channels:
+            raise CheckFailed("the first entry is the number of latent channels, passed in as `channels`")
+        raise CheckFailed(f"for {frames} frames of {height}×{width} you give {value}; expected {exact}")
+    passed("latent shapes (C, 1 + (F-1)/8, H/32, W/32) are right for four clips")
+
+
+def frames_for_seconds(frames_fn) -> None:
+    """Exercise 06.3: ``frames_fn(seconds, fps)`` must give the fewest 8k+1 frames spanning ``seconds``."""
+    for seconds, fps in ((2, 24), (1, 24), (5, 24), (3, 25), (0.5, 30)):
+        value = call_answer(frames_fn, seconds, fps)
+        exact = frames_for_duration(seconds, fps)
+        if value == exact:
+            continue
+        if value == seconds * fps:
+            raise CheckFailed(f"{value} frames for {seconds} s at {fps} fps is not of the form 8k + 1 (erratum 6): a clip of F frames spans F - 1 intervals")
+        if isinstance(value, int) and (value - 1) % 8 == 0 and value < exact:
+            raise CheckFailed(f"{value} frames span only {(value - 1) / fps:.3g} s, less than {seconds} s: round the number of groups of 8 up")
+        if isinstance(value, int) and value % 8 == 0:
+            raise CheckFailed(f"{value} is a multiple of 8; the VAE needs one more frame, 8k + 1")
+        raise CheckFailed(f"for {seconds} s at {fps} fps you give {value}; expected {exact} = 8·ceil({seconds}·{fps}/8) + 1")
+    require(math.isclose((frames_for_duration(2, 24) - 1) / 24, 2.0), "internal: 49 frames must span two seconds")
+    passed("frame counts are 8k + 1 and span the requested duration (49 for 2 s at 24 fps)")

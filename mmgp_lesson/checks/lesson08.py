@@ -1,0 +1,112 @@
+"""Checks for lesson 08: the capstone (LTX frame counts, the timing summary, the manifest validator)."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+from mmgp_lesson.capstone.weights import MODEL_IDS
+from mmgp_lesson.capstone_app import STAGES, timing_summary
+from mmgp_lesson.checks import CheckFailed, call_answer, passed, require
+
+# (seconds, fps) -> the fewest frames of the form 8k + 1 that last at least that long.
+_DURATIONS = ((2, 24), (5, 24), (1, 25), (0.5, 24), (10, 30), (3, 8))
+
+
+def ltx_frames(frames_for) -> None:
+    """Exercise 08.1: ``frames_for(seconds, fps)`` is the smallest 8k + 1 >= seconds · fps (integers: exact)."""
+    for seconds, fps in _DURATIONS:
+        value = call_answer(frames_for, seconds, fps)
+        exact = 8 * math.ceil((seconds * fps - 1) / 8) + 1
+        if value == exact:
+            continue
+        case = f"for {seconds} s at {fps} fps ({seconds * fps:g} frames)"
+        require(isinstance(value, int), f"{case} return an int, not {type(value).__name__}")
+        if (value - 1) % 8:
+            if value % 8 == 0:
+                raise CheckFailed(f"{case} you return {value}, a multiple of 8: LTX-Video needs 8k + 1 (the first frame is encoded on its own)")
+            raise CheckFailed(f"{case} you return {value}, which is not of the form 8k + 1")
+        if value < seconds * fps:
+            raise CheckFailed(f"{case} your {value} frames are shorter than the clip: round k up, not down")
+        raise CheckFailed(f"{case} you return {value}, but {exact} = 8·{(exact - 1) // 8} + 1 is the smallest valid count that is long enough")
+    passed(f"frame counts right for all {len(_DURATIONS)} durations: 49 frames for 2 s at 24 fps, not 48")
+
+
+def _runs() -> list[dict[str, float]]:
+    """Five timed runs with one slow outlier per stage, so a mean and a median differ."""
+    base = {"read": 0.03, "understand": 0.4, "image": 1.2, "video": 0.5}
+    factors = (1.0, 1.1, 0.9, 3.0, 1.05)
+    return [{stage: value * factor * (1 + 0.01 * index) for index, (stage, value) in enumerate(base.items())} for factor in factors]
+
+
+def timing_table(summarise) -> None:
+    """Exercise 08.2: per stage median, min, max and share of the summed medians (float64: to 1e-12)."""
+    runs = _runs()
+    value = call_answer(summarise, copy.deepcopy(runs))
+    exact = timing_summary(runs)
+    require(isinstance(value, dict), f"return a dict of stages, not {type(value).__name__}")
+    require(list(value) == list(exact), f"your stages are {list(value)}; they should be {list(exact)}, in the order the runs list them")
+    for stage, row in exact.items():
+        require(isinstance(value[stage], dict) and set(value[stage]) >= set(row), f"give each stage the keys {sorted(row)}")
+        for key in ("min", "max", "median", "share"):
+            if abs(value[stage][key] - row[key]) > 1e-12:
+                mean = sum(run[stage] for run in runs) / len(runs)
+                if key == "median" and abs(value[stage][key] - mean) < 1e-12:
+                    raise CheckFailed(f"your {stage} median is the mean: use the median, which one slow run does not move")
+                if key == "share":
+                    total_of_means = sum(sum(run[s] for run in runs) / len(runs) for s in exact)
+                    if abs(value[stage][key] - row["share"] * 100) < 1e-9:
+                        raise CheckFailed("your shares are percentages: give them as fractions that sum to 1")
+                    if abs(value[stage][key] - (sum(run[stage] for run in runs) / len(runs)) / total_of_means) < 1e-12:
+                        raise CheckFailed("your shares use means: divide each stage's median by the sum of the medians")
+                raise CheckFailed(f"your {stage} {key} is {value[stage][key]:.6g}; it should be {row[key]:.6g}")
+    passed("the timing summary matches: medians, ranges and shares of the summed medians")
+
+
+def _valid_manifest() -> dict:
+    """A manifest of the shape ``MMGPPipeline`` writes, for a tiny run."""
+    return {
+        "mode": "tiny",
+        "seed": 0,
+        "models": {stage: {"id": model_id, "weights": "tiny random weights (seed 0)"} for stage, model_id in MODEL_IDS.items()},
+        "video": {"steps": 4, "frames": 49, "height": 64, "width": 64, "fps": 24},
+        "seconds": {stage: 0.1 for stage in STAGES},
+        "versions": {"torch": "2.13.0", "diffusers": "0.42.1"},
+    }
+
+
+def _broken_manifests() -> dict[str, dict]:
+    """Each flaw the validator must report, as a description and a manifest that has only that flaw."""
+    cases = {}
+
+    def broken(description, edit):
+        manifest = _valid_manifest()
+        edit(manifest)
+        cases[description] = manifest
+
+    broken("48 video frames (not 8k + 1)", lambda m: m["video"].update(frames=48))
+    broken("a height of 100 (not a multiple of 32)", lambda m: m["video"].update(height=100))
+    broken("the seed as a string '0'", lambda m: m.update(seed="0"))
+    broken("no 'models' entry for the video stage", lambda m: m["models"].pop("video"))
+    broken("the wrong model id for the image stage", lambda m: m["models"]["image"].update(id="amused/amused-512"))
+    broken("a negative time for the image stage", lambda m: m["seconds"].update(image=-0.5))
+    broken("no time for the understand stage", lambda m: m["seconds"].pop("understand"))
+    broken("mode 'fast' (not 'tiny' or 'real')", lambda m: m.update(mode="fast"))
+    broken("no library versions", lambda m: m.pop("versions"))
+    return cases
+
+
+def manifest_validator(problems_of) -> None:
+    """Exercise 08.3: ``problems_of(manifest)`` is empty for a valid manifest and names every flaw."""
+    value = call_answer(problems_of, _valid_manifest())
+    require(isinstance(value, list), f"return a list of problems, not {type(value).__name__}")
+    require(value == [], f"a valid manifest got problems {value}: return an empty list when nothing is wrong")
+    for description, manifest in _broken_manifests().items():
+        try:
+            found = call_answer(problems_of, manifest)
+        except (KeyError, TypeError, AttributeError) as error:
+            raise CheckFailed(f"your validator raised {type(error).__name__} ({error}) on a manifest with {description}: report the flaw instead, e.g. read keys with .get") from None
+        require(isinstance(found, list), f"return a list of problems, not {type(found).__name__}")
+        if not found:
+            raise CheckFailed(f"a manifest with {description} passed your validator: report it")
+    passed(f"the validator accepts a valid manifest and catches all {len(_broken_manifests())} flaws")

@@ -1,0 +1,103 @@
+"""Reading, sampling and writing video files with PyAV."""
+
+import hashlib
+
+import av
+import numpy as np
+import pytest
+
+from mmgp_lesson.capstone.errors import CapstoneError
+from mmgp_lesson.capstone.media import make_sample_video, read_video, sample_indices, write_gif, write_mp4
+
+
+def digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("total, count", [(48, 8), (100, 7), (5, 8), (1, 3), (9, 9)])
+def test_sample_indices_are_uniform_and_cover_the_clip(total, count):
+    indices = sample_indices(total, count)
+    assert len(indices) == min(total, count)
+    assert indices[0] == 0 and indices[-1] == total - 1
+    gaps = np.diff(indices)
+    # Rounding evenly spaced reals to integers moves each by at most 1/2, so gaps differ by at most 1.
+    assert np.all(gaps >= 1) and (len(gaps) == 0 or gaps.max() - gaps.min() <= 1)
+
+
+def test_read_video_samples_the_same_frames_a_full_decode_holds(sample_video):
+    full = read_video(sample_video)
+    sampled = read_video(sample_video, count=8)
+    assert full.frames.shape == (48, 96, 128, 3) and full.frames.dtype == np.uint8
+    assert full.fps == 24.0 and full.duration == pytest.approx(2.0)
+    indices = sample_indices(48, 8)
+    np.testing.assert_array_equal(sampled.frames, full.frames[indices])
+    np.testing.assert_allclose(sampled.timestamps, indices / 24.0)
+
+
+def test_mp4_is_byte_identical_for_the_same_frames_and_keeps_the_picture(tmp_path, sample_video):
+    frames = read_video(sample_video).frames
+    first, second = write_mp4(frames, tmp_path / "a.mp4"), write_mp4(frames, tmp_path / "b.mp4")
+    assert digest(first) == digest(second)
+    with av.open(str(first)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264" and stream.average_rate == 24
+    again = read_video(first).frames
+    # A second lossy H.264 pass at crf 18 moves pixels by a few levels of 255, not more.
+    assert np.abs(again.astype(int) - frames.astype(int)).mean() < 4
+
+
+def test_sample_video_is_deterministic(tmp_path):
+    assert digest(make_sample_video(tmp_path / "a.mp4")) == digest(make_sample_video(tmp_path / "b.mp4"))
+
+
+def test_gif_preview_is_small_and_readable(tmp_path, sample_video):
+    frames = read_video(sample_video).frames
+    gif = read_video(write_gif(frames, tmp_path / "p.gif"))
+    assert gif.source_frames == 24  # every other frame of 48
+    assert max(gif.frames.shape[1:3]) <= 160
+
+
+def test_webm_is_read(tmp_path):
+    path = tmp_path / "clip.webm"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libvpx-vp9", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for level in range(10):
+            frame = np.full((48, 64, 3), level * 20, np.uint8)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+    clip = read_video(path, count=3)
+    assert clip.frames.shape == (3, 48, 64, 3) and clip.source_frames == 10
+    # Frame i is a flat grey of level 20 i; VP9 keeps flat fields within a few levels.
+    np.testing.assert_allclose(clip.frames.mean(axis=(1, 2, 3)), sample_indices(10, 3) * 20, atol=6)
+
+
+def zero_frame_avi(path):
+    """An AVI whose video stream holds no frames at all."""
+    container = av.open(str(path), "w")
+    stream = container.add_stream("mjpeg", rate=24)
+    stream.width, stream.height, stream.pix_fmt = 64, 48, "yuvj420p"
+    container.start_encoding()
+    container.close()
+    return path
+
+
+def test_each_bad_file_gets_its_own_message(tmp_path, sample_video):
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video")
+    truncated = tmp_path / "cut.mp4"
+    truncated.write_bytes(sample_video.read_bytes()[: sample_video.stat().st_size // 2])
+    cases = {
+        tmp_path / "missing.mp4": "no such file",
+        text: "is not a video file",
+        truncated: "truncated or corrupt",
+        zero_frame_avi(tmp_path / "empty.avi"): "zero video frames",
+    }
+    for path, words in cases.items():
+        with pytest.raises(CapstoneError, match=words):
+            read_video(path)
+
+
+def test_resolution_over_the_limit_is_refused(sample_video):
+    with pytest.raises(CapstoneError, match="128x96 pixels, outside 1..100"):
+        read_video(sample_video, max_side=100)
