@@ -1,11 +1,20 @@
 """mmgp_lesson: the helper package of the mmgp-lesson course.
 
-One module per idea (see ``COURSE.md`` in the project's shared notes):
+One module per idea; the lessons import them instead of re-implementing them.
 
-- :mod:`mmgp_lesson.toys` — distributions with exact densities, scores and samplers.
-- :mod:`mmgp_lesson.notebooks` — paired MyST/ipynb notebooks and exercise generation.
-- :mod:`mmgp_lesson.grading` — running the course's checks on a handed-in notebook.
-- :mod:`mmgp_lesson.checks` — one module of check functions per lesson.
+- :mod:`~mmgp_lesson.toys` — distributions with exact densities, scores and samplers (lesson 00 on).
+- :mod:`~mmgp_lesson.latent` — the linear-Gaussian latent model: exact evidence, ELBO, IWAE (lesson 01).
+- :mod:`~mmgp_lesson.paths` — Gaussian probability paths, exact marginal velocity and score (lesson 02).
+- :mod:`~mmgp_lesson.nets` — small MLPs and their training loops (lessons 01, 02, 06).
+- :mod:`~mmgp_lesson.sde` — forward/reverse SDEs, the PF-ODE and batched integrators (lessons 03, 04).
+- :mod:`~mmgp_lesson.stats` — two-sample statistics with their sampling error (lessons 03, 05).
+- :mod:`~mmgp_lesson.masked_tokens` — VQ tokens, masking schedule, confidence-ordered unmasking (lesson 05).
+- :mod:`~mmgp_lesson.latent_flow` — rectified flow in a latent, LTX-Video's shape rules (lesson 06).
+- :mod:`~mmgp_lesson.capstone` — SmolVLM2 → aMUSEd → LTX-Video, tiny and real modes (lessons 07, 08, CLI).
+- :mod:`~mmgp_lesson.capstone_app` — the capstone lesson's widget app, media embedding, timing tables.
+- :mod:`~mmgp_lesson.plots` — small shared matplotlib helpers.
+- :mod:`~mmgp_lesson.notebooks`, :mod:`~mmgp_lesson.grading`, :mod:`~mmgp_lesson.checks` — paired
+  notebooks, exercises generated from solutions, and the grader with its per-lesson checks.
 """
 
 __version__ = "0.1.0"

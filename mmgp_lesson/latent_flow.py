@@ -114,21 +114,11 @@ def decoded_shape(frames: int, height: int, width: int, spatial: int = LTX_SPATI
 def ltx_video_on_meta() -> dict[str, torch.nn.Module]:
     """The three networks of ``Lightricks/LTX-Video`` at their published sizes, on the meta device (no memory).
 
-    Configurations: the DiT and the VAE are diffusers' default ``LTXVideoTransformer3DModel()`` (28 layers,
-    32 heads of 64, 128 latent channels, caption width 4096) and ``AutoencoderKLLTXVideo()`` (128 latent
-    channels, patch 4, three spatio-temporal downsamplings), the configurations of the LTX-Video 0.9
-    checkpoint's ``transformer/config.json`` and ``vae/config.json``; the text encoder is T5 v1.1 XXL's
-    encoder (``google/t5-v1_1-xxl``: width 4096, 24 layers, 64 heads of 64, gated-GELU MLP 10240, vocabulary 32128).
+    They are the capstone's full-size configurations (:func:`mmgp_lesson.capstone.realsize.real_size_ltx`,
+    whose docstring gives the sources) built under ``torch.device("meta")``: only shapes, so counting is instant.
     """
-    from diffusers import AutoencoderKLLTXVideo, LTXVideoTransformer3DModel
-    from transformers import T5Config, T5EncoderModel
+    from mmgp_lesson.capstone.realsize import real_size_ltx
 
     with torch.device("meta"):
-        return {
-            "DiT (transformer)": LTXVideoTransformer3DModel(),
-            "video VAE": AutoencoderKLLTXVideo(),
-            "T5-XXL text encoder": T5EncoderModel(
-                T5Config(vocab_size=32128, d_model=4096, d_kv=64, d_ff=10240, num_layers=24, num_heads=64,
-                         feed_forward_proj="gated-gelu")
-            ),
-        }
+        pipe = real_size_ltx()
+    return {"DiT (transformer)": pipe.transformer, "video VAE": pipe.vae, "T5-XXL text encoder": pipe.text_encoder}

@@ -260,15 +260,6 @@ def train_masked_model(tokens: torch.Tensor, codes: int, steps: int = 200, batch
     return model.eval(), losses
 
 
-def energy_distance(x: torch.Tensor, y: torch.Tensor) -> float:
-    r"""Energy distance :math:`2\,\mathbb E\lVert X - Y\rVert - \mathbb E\lVert X - X'\rVert - \mathbb E\lVert Y - Y'\rVert` between
-    two samples (rows flattened), with the within-sample terms over distinct pairs; zero iff the laws agree."""
-    x, y = x.reshape(len(x), -1).double(), y.reshape(len(y), -1).double()
-    within_x = torch.cdist(x, x).sum() / (len(x) * (len(x) - 1))
-    within_y = torch.cdist(y, y).sum() / (len(y) * (len(y) - 1))
-    return (2 * torch.cdist(x, y).mean() - within_x - within_y).item()
-
-
 def gumbel_noise(shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
     r"""Standard Gumbel noise :math:`-\log(-\log U)`, :math:`U \sim U(0, 1)`, clamped away from :math:`\log 0` (float32)."""
     uniform = torch.zeros(shape).uniform_(0, 1, generator=generator)
@@ -320,50 +311,11 @@ def unmask_sample(model, count: int, steps: int, generator: torch.Generator, tem
 def amused_256_on_meta() -> dict[str, nn.Module]:
     """The three networks of ``amused/amused-256`` at their published sizes, on the meta device (no memory).
 
-    Sources of the configurations:
-
-    - U-ViT: ``transformer/config.json`` of amused-256, which is diffusers' ``UVit2DModel()`` default
-      configuration (hidden 1024, 22 layers, 16 heads, GLU width 2816, codebook 8192, vocabulary 8256);
-    - VQ-GAN: ``vqvae/config.json``, as written by diffusers' ``scripts/convert_amused.py`` (``make_vqvae``):
-      five blocks of 128, 256, 256, 512, 768 channels, 2 layers each, 64 latent channels, 8192 codes;
-    - text encoder: CLIP-L/14's text tower, ``CLIPTextModelWithProjection`` with 12 layers of width 768,
-      12 heads, MLP 3072, projection 768, vocabulary 49408, 77 positions.
+    They are the capstone's full-size configurations (:func:`mmgp_lesson.capstone.realsize.real_size_amused`,
+    whose docstring gives the sources) built under ``torch.device("meta")``: only shapes, so counting is instant.
     """
-    from diffusers import UVit2DModel, VQModel
-    from transformers import CLIPTextConfig, CLIPTextModelWithProjection
+    from mmgp_lesson.capstone.realsize import real_size_amused
 
     with torch.device("meta"):
-        return {
-            "U-ViT (transformer)": UVit2DModel(),
-            "VQ-GAN (vqvae)": VQModel(
-                act_fn="silu",
-                block_out_channels=[128, 256, 256, 512, 768],
-                down_block_types=["DownEncoderBlock2D"] * 5,
-                up_block_types=["UpDecoderBlock2D"] * 5,
-                in_channels=3,
-                out_channels=3,
-                latent_channels=64,
-                layers_per_block=2,
-                norm_num_groups=32,
-                num_vq_embeddings=8192,
-                sample_size=32,
-                mid_block_add_attention=False,
-                lookup_from_codebook=True,
-            ),
-            "CLIP-L/14 text encoder": CLIPTextModelWithProjection(
-                CLIPTextConfig(
-                    vocab_size=49408,
-                    hidden_size=768,
-                    intermediate_size=3072,
-                    projection_dim=768,
-                    num_hidden_layers=12,
-                    num_attention_heads=12,
-                    max_position_embeddings=77,
-                )
-            ),
-        }
-
-
-def parameter_count(module: nn.Module) -> int:
-    """Number of scalar parameters of ``module`` (works on the meta device: only shapes are read)."""
-    return sum(parameter.numel() for parameter in module.parameters())
+        pipe = real_size_amused()
+    return {"U-ViT (transformer)": pipe.transformer, "VQ-GAN (vqvae)": pipe.vqvae, "CLIP-L/14 text encoder": pipe.text_encoder}

@@ -87,3 +87,19 @@ class DoubleWell:
         grad = x.clone()
         grad[:, 0] = 4 * self.barrier * x[:, 0] * (x[:, 0] ** 2 - 1)
         return grad
+
+
+def sample_double_well(well: DoubleWell, count: int, generator: torch.Generator, resolution: int = 20_001) -> torch.Tensor:
+    r"""Draws from :math:`p \propto e^{-E}` for a :class:`DoubleWell`: :math:`x_1` by inverting its CDF on a fine
+    grid over :math:`[-3, 3]` (linear interpolation; the mass outside is below :math:`e^{-4h}`), the other
+    coordinates :math:`\mathcal N(0, 1)`."""
+    grid = torch.linspace(-3.0, 3.0, resolution, dtype=DTYPE)
+    density = torch.exp(-well.barrier * (grid**2 - 1) ** 2)
+    cdf = torch.cat([torch.zeros(1, dtype=DTYPE), torch.cumsum(0.5 * (density[1:] + density[:-1]), 0)])
+    cdf = cdf / cdf[-1]
+    u = torch.rand(count, dtype=DTYPE, generator=generator)
+    index = torch.searchsorted(cdf, u).clamp(1, resolution - 1)
+    fraction = (u - cdf[index - 1]) / (cdf[index] - cdf[index - 1])
+    first = grid[index - 1] + fraction * (grid[index] - grid[index - 1])
+    rest = torch.randn(count, well.dim - 1, dtype=DTYPE, generator=generator)
+    return torch.cat([first[:, None], rest], dim=1)

@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
+from mmgp_lesson.capstone.realsize import parameter_count
 from mmgp_lesson.masked_tokens import (
     TOKENS,
     MaskedTokenModel,
@@ -13,11 +14,9 @@ from mmgp_lesson.masked_tokens import (
     VectorQuantizer,
     amused_256_on_meta,
     cosine_schedule,
-    energy_distance,
     from_patches,
     load_digit_images,
     mask_tokens,
-    parameter_count,
     masked_counts,
     straight_through,
     to_patches,
@@ -26,6 +25,7 @@ from mmgp_lesson.masked_tokens import (
     unmask_sample,
     untrained_model,
 )
+from mmgp_lesson.stats import energy_distance
 
 
 @pytest.fixture(scope="module")
@@ -139,13 +139,6 @@ def test_sampler_commits_the_most_confident_token():
     _, grids = unmask_sample(Fixed(), 2, 4, torch.Generator().manual_seed(0), temperature=0.0, length=8, history=True)
     first = grids[0][0] != Fixed.mask_id
     assert first.nonzero().squeeze(1).tolist() == list(range(8 - first.sum().item(), 8))
-
-
-def test_energy_distance_separates_laws():
-    generator = torch.Generator().manual_seed(0)
-    x, y = torch.randn(400, 4, generator=generator), torch.randn(400, 4, generator=generator)
-    same, shifted = energy_distance(x, y), energy_distance(x, y + 1)
-    assert abs(same) < 0.05 and shifted > 10 * abs(same)  # N(0,I) vs N(1,I): about 2*E|Z+1| - 2*E|Z|, order 0.8
 
 
 def test_trained_model_beats_untrained(trained, digits):

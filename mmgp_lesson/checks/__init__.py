@@ -20,6 +20,13 @@ def call_answer(function, *args):
         raise CheckFailed("your function still raises NotImplementedError: replace the stub with your code") from None
 
 
+def answer_tensor(function, *args):
+    """:func:`call_answer`, with the answer converted to a float64 tensor for exact comparisons."""
+    import torch
+
+    return torch.as_tensor(call_answer(function, *args), dtype=torch.float64)
+
+
 def require(condition: bool, feedback: str) -> None:
     """Raise :class:`CheckFailed` with ``feedback`` unless ``condition`` holds."""
     if not condition:

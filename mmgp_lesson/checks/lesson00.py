@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from mmgp_lesson.checks import CheckFailed, call_answer, passed, require
+from mmgp_lesson.checks import CheckFailed, answer_tensor, passed, require
 from mmgp_lesson.toys import DTYPE, GaussianMixture
 
 
@@ -21,17 +21,13 @@ def _points(count: int = 64) -> torch.Tensor:
     return 3 * torch.randn(count, 2, dtype=DTYPE, generator=torch.Generator().manual_seed(0))
 
 
-def _call(function, *args) -> torch.Tensor:
-    return torch.as_tensor(call_answer(function, *args), dtype=DTYPE)
-
-
 def mixture_log_prob(log_prob) -> None:
     """Exercise 00.1: ``log_prob(mixture, x)`` must equal the exact mixture log-density.
 
     Tolerance 1e-8: both sides are float64 and differ only by the order of summation.
     """
     mixture, x = _reference_mixture(), _points()
-    value = _call(log_prob, mixture, x)
+    value = answer_tensor(log_prob, mixture, x)
     require(value.shape == (len(x),), f"your log_prob returns shape {tuple(value.shape)}; it should return one number per point, shape ({len(x)},)")
     exact = mixture.log_prob(x)
     error = (value - exact).abs().max().item()
@@ -52,7 +48,7 @@ def score_by_finite_differences(finite_difference_score) -> None:
     in float64, so the tolerance is 1e-4 relative to the score's size.
     """
     mixture, x = _reference_mixture(), _points()
-    value = _call(finite_difference_score, mixture.log_prob, x)
+    value = answer_tensor(finite_difference_score, mixture.log_prob, x)
     require(value.shape == x.shape, f"your score has shape {tuple(value.shape)}; it should have the shape of x, {tuple(x.shape)}")
     exact = mixture.score(x)
     relative = ((value - exact).norm() / exact.norm()).item()

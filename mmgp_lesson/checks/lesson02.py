@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from mmgp_lesson.checks import CheckFailed, call_answer, passed, require
+from mmgp_lesson.checks import CheckFailed, answer_tensor, passed, require
 from mmgp_lesson.paths import GaussianPath, LinearPath, VariancePreservingPath
 from mmgp_lesson.toys import DTYPE, GaussianMixture
 
@@ -28,10 +28,6 @@ def _cases():
             yield path, t, coefficients, path.marginal(data, t).sample(50, generator)
 
 
-def _call(function, *args) -> torch.Tensor:
-    return torch.as_tensor(call_answer(function, *args), dtype=DTYPE)
-
-
 def _matches(value: torch.Tensor, exact: torch.Tensor, tolerance: float = 1e-9) -> bool:
     return value.shape == exact.shape and ((value - exact).abs().max() / exact.abs().max().clamp_min(1.0)).item() < tolerance
 
@@ -48,7 +44,7 @@ def conditional_velocity(answer) -> None:
     generator = torch.Generator().manual_seed(22)
     for path, t, (a, s, da, ds), x in _cases():
         x1 = _reference_mixture().sample(len(x), generator)
-        value = _call(answer, a, s, da, ds, x, x1)
+        value = answer_tensor(answer, a, s, da, ds, x, x1)
         exact = path.conditional_velocity(torch.tensor(t, dtype=DTYPE), x, x1)
         require(value.shape == exact.shape, f"your velocity has shape {tuple(value.shape)}; it should have the shape of x, {tuple(exact.shape)}")
         if not _matches(value, exact):
@@ -69,7 +65,7 @@ def velocity_from_score(answer) -> None:
     data = _reference_mixture()
     for path, t, (a, s, da, ds), x in _cases():
         score = path.marginal(data, t).score(x)
-        value = _call(answer, a, s, da, ds, x, score)
+        value = answer_tensor(answer, a, s, da, ds, x, score)
         exact = path.velocity_by_definition(data, t, x)
         require(value.shape == exact.shape, f"your velocity has shape {tuple(value.shape)}; it should have the shape of x, {tuple(exact.shape)}")
         if not _matches(value, exact):
@@ -92,7 +88,7 @@ def tweedie_denoiser(answer) -> None:
     data = _reference_mixture()
     for path, t, (a, s, _, _), x in _cases():
         score = path.marginal(data, t).score(x)
-        value = _call(answer, a, s, x, score)
+        value = answer_tensor(answer, a, s, x, score)
         exact = path.posterior_mean(data, t, x)
         require(value.shape == exact.shape, f"your denoiser has shape {tuple(value.shape)}; it should have the shape of x, {tuple(exact.shape)}")
         if not _matches(value, exact):
