@@ -63,9 +63,21 @@ def official_exercise(lesson: str, root: Path = COURSE_ROOT) -> tuple[Path, nbfo
     return matches[0], nbformat.read(matches[0], as_version=4)
 
 
+def _fresh_checks(lesson: str) -> nbformat.NotebookNode:
+    """A cell that re-imports the lesson's check module, so an answer cell cannot have replaced ``check``."""
+    return nbformat.v4.new_code_cell(
+        "import importlib as _importlib\n"
+        "import mmgp_lesson.checks as _checks\n"
+        f"import mmgp_lesson.checks.lesson{lesson} as _lesson_checks\n"
+        "_importlib.reload(_checks)\n"
+        "check = _importlib.reload(_lesson_checks)"
+    )
+
+
 def assemble(handed_in: nbformat.NotebookNode, official: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, set[str]]:
     """The official notebook with each answer cell replaced by the learner's cell of the same tag.
 
+    Before every check cell the grader re-imports the check module (:func:`_fresh_checks`).
     Returns the notebook to run and the set of answer tags the learner's notebook lacks.
     """
     answers = {}
@@ -73,12 +85,17 @@ def assemble(handed_in: nbformat.NotebookNode, official: nbformat.NotebookNode) 
         for tag in _tags(cell, ANSWER_TAG):
             answers.setdefault(tag, cell.source)
     assembled, missing = nbformat.from_dict(official), set()
+    cells = []
     for cell in assembled.cells:
         for tag in _tags(cell, ANSWER_TAG):
             if tag in answers:
                 cell.source = answers[tag]
             else:
                 missing.add(tag)
+        for tag in _tags(cell, CHECK_TAG):
+            cells.append(_fresh_checks(CHECK_TAG.match(tag)["lesson"]))
+        cells.append(cell)
+    assembled.cells = cells
     return assembled, missing
 
 

@@ -65,6 +65,18 @@ def test_an_edited_check_cell_is_ignored(tmp_path):
     assert not rows["00-1"].passed
 
 
+def test_an_answer_that_replaces_the_check_function_is_caught(tmp_path):
+    def cheat(notebook):
+        _cell(notebook, "exercise-00-1").source = (
+            "def log_prob(mixture, x):\n    return x[:, 0]\n"
+            "check.mixture_log_prob = lambda answer: print('passed: trust me')\n"
+            "import mmgp_lesson.checks.lesson00 as lesson00\nlesson00.mixture_log_prob = check.mixture_log_prob"
+        )
+
+    rows = {row.exercise: row for row in grade(_solved_copy(tmp_path, cheat))}
+    assert not rows["00-1"].passed and "log_prob" in rows["00-1"].feedback
+
+
 def test_a_missing_answer_cell_fails_its_exercise(tmp_path):
     def drop(notebook):
         notebook.cells.remove(_cell(notebook, "exercise-00-2"))

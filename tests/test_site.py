@@ -89,10 +89,14 @@ def test_page_renders_offline(site_url, browser, page_path):
     assert blocked == [], f"the page asked for outside resources: {blocked}"
     assert [url for url in failed if url not in blocked] == [], f"requests to the site failed: {failed}"
     assert [error for error in errors if KNOWN_PAGE_ERROR not in error] == [], errors
-    article = page.locator("article")
     assert page.locator("mjx-container").count() > 0, "no MathJax output on the page"
-    text = article.inner_text()
+    text = page.evaluate("""() => {  // the page's prose and outputs, without the code listings
+        const copy = document.querySelector('article').cloneNode(true);
+        copy.querySelectorAll('.cell_input, pre').forEach(element => element.remove());
+        return copy.innerText;
+    }""")
     assert "$$" not in text and "\\(" not in text, "raw TeX left untypeset"
+    assert "|---|" not in text and "|—|" not in text, "a Markdown table left as raw text"
     assert page.locator("article mjx-merror").count() == 0, "MathJax reported a TeX error"
     images = page.evaluate("() => [...document.querySelectorAll('article img')].map(i => [i.src, i.complete && i.naturalWidth > 0])")
     assert all(ok for _, ok in images), f"images that did not load: {[src for src, ok in images if not ok]}"
