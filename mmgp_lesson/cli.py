@@ -2,7 +2,7 @@
 
 - ``mmgp-lesson exercises`` — regenerate ``exercises/`` from ``solutions/``.
 - ``mmgp-lesson pair`` — rewrite the ``.ipynb`` twin of every MyST notebook.
-- ``mmgp-lesson check NOTEBOOK`` — grade a filled-in exercise notebook.
+- ``mmgp-lesson check NOTEBOOK_OR_FOLDER...`` — grade filled-in exercise notebooks in a sandbox.
 - ``mmgp-lesson run VIDEO --out DIR`` — the capstone: caption a video, then draw an image and a video from it.
 - ``mmgp-lesson demo`` — ``run`` on a generated sample clip.
 
@@ -12,19 +12,23 @@ Errors are one line on stderr and a non-zero exit status, never a traceback.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
-from mmgp_lesson.notebooks import CourseError
+from mmgp_lesson.errors import CourseError
 
 SUBCOMMANDS = {}
 
 
-def subcommand(name: str, help: str, arguments=None):
-    """Register ``function(args) -> exit status`` as a subcommand; ``arguments(parser)`` adds its options."""
+def subcommand(name: str, help: str, arguments=None, usage_status: int = 2):
+    """Register ``function(args) -> exit status`` as a subcommand; ``arguments(parser)`` adds its options.
+
+    ``usage_status`` is the exit status of a usage error (argparse's default is 2).
+    """
 
     def register(function):
-        SUBCOMMANDS[name] = (help, function, arguments)
+        SUBCOMMANDS[name] = (help, function, arguments, usage_status)
         return function
 
     return register
@@ -36,11 +40,6 @@ def _root(args) -> Path:
 
 def _root_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", default=".", help="the course folder (default: the current one)")
-
-
-def _check_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("notebook", help="the filled-in exercise notebook (.ipynb or .md)")
-    parser.add_argument("--timeout", type=int, default=120, help="seconds one cell may run (default 120)")
 
 
 @subcommand("exercises", "regenerate exercises/ from solutions/ (and pair every notebook)", _root_argument)
@@ -61,13 +60,65 @@ def pair_notebooks(args) -> int:
     return 0
 
 
-@subcommand("check", "grade a filled-in exercise notebook: one row per exercise", _check_arguments)
-def check(args) -> int:
-    from mmgp_lesson.grading import format_rows, grade
+def _positive(kind):
+    def parse(text: str):
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+        return value
 
-    rows = grade(Path(args.notebook), cell_timeout=args.timeout)
-    print(format_rows(rows))
-    return 0 if rows and all(row.passed for row in rows) else 1
+    return parse
+
+
+def _check_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("notebooks", nargs="+", metavar="NOTEBOOK_OR_FOLDER",
+                        help="filled-in exercise notebooks (.ipynb or .md), or folders of them (*.ipynb)")
+    parser.add_argument("--jobs", type=_positive(int), default=1, help="hand-ins graded at once (default 1)")
+    parser.add_argument("--out", help="write the gradebook: CSV here, JSON beside it (same name, .json)")
+    parser.add_argument("--seed", type=int, help="seed of the checks' test inputs (default: drawn and printed)")
+    parser.add_argument("--timeout", type=_positive(float), default=60.0, help="seconds one cell or call may run (default 60)")
+    parser.add_argument("--total", type=_positive(float), default=600.0, help="seconds one notebook may run in all (default 600)")
+    parser.add_argument("--memory", type=_positive(int), default=2048, help="MB of memory a hand-in may add (default 2048)")
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="grade without bubblewrap (hand-ins then run as you): only for notebooks you trust")
+
+
+@subcommand("check", "grade filled-in exercise notebooks in a sandbox: one row per exercise", _check_arguments, usage_status=64)
+def check(args) -> int:
+    import secrets
+
+    from mmgp_lesson.grading import Limits
+    from mmgp_lesson.grading.gradebook import collect, format_summary, grade_all, write_gradebook
+    from mmgp_lesson.grading.grader import format_rows
+    from mmgp_lesson.grading.sandbox import NO_SANDBOX_WARNING, worker_command
+
+    files = collect(args.notebooks)
+    if not files:
+        raise CourseError(f"no notebooks (*.ipynb) in {' '.join(args.notebooks)}; give hand-ins or folders holding them")
+    if args.no_sandbox:
+        print(f"mmgp-lesson check: {NO_SANDBOX_WARNING}", file=sys.stderr)
+    else:
+        worker_command(True, Path("."))  # refuses at once, with the fix, when bubblewrap is missing
+    seed = args.seed if args.seed is not None else secrets.randbelow(2**31 - 1) + 1
+    limits = Limits(call_seconds=args.timeout, total_seconds=args.total, memory_mb=args.memory)
+    hand_ins, unreadable = grade_all(files, jobs=args.jobs, seed=seed, limits=limits, sandbox=not args.no_sandbox)
+    for hand_in in hand_ins:
+        for warning in hand_in.warnings:
+            print(f"mmgp-lesson check: warning: {hand_in.path}: {warning}", file=sys.stderr)
+    for _, error in unreadable:
+        print(f"mmgp-lesson check: error: {error}", file=sys.stderr)
+    if len(files) == 1 and hand_ins:
+        print(format_rows(hand_ins[0].rows))
+    elif hand_ins:
+        print(format_summary(hand_ins))
+    if hand_ins:
+        print(f"seed {seed} (repeat with --seed {seed})")
+    if args.out:
+        for path in write_gradebook(Path(args.out), hand_ins, unreadable, limits, sandbox=not args.no_sandbox):
+            print(f"wrote {path}")
+    if unreadable:
+        return 2
+    return 0 if all(row.passed for hand_in in hand_ins for row in hand_in.rows) else 1
 
 
 def _generation_arguments(parser: argparse.ArgumentParser) -> None:
@@ -154,19 +205,31 @@ def demo(args) -> int:
     return _run_capstone(args, sample)
 
 
+def _usage_error(parser: argparse.ArgumentParser, status: int, message: str):
+    parser.print_usage(sys.stderr)
+    parser.exit(status, f"{parser.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mmgp-lesson", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    for name, (help, function, arguments) in SUBCOMMANDS.items():
+    parser.subcommands = {}
+    for name, (help, function, arguments, usage_status) in SUBCOMMANDS.items():
         sub = commands.add_parser(name, help=help)
+        if usage_status != 2:
+            sub.error = functools.partial(_usage_error, sub, usage_status)
         if arguments is not None:
             arguments(sub)
         sub.set_defaults(handler=function)
+        parser.subcommands[name] = sub
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # reported by the subcommand's parser, with its usage and exit status
+        parser.subcommands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return args.handler(args)
     except CourseError as error:

@@ -4,29 +4,21 @@ from __future__ import annotations
 
 import torch
 
-from mmgp_lesson.checks import CheckFailed, answer_tensor, passed, require
-from mmgp_lesson.toys import DTYPE, GaussianMixture
-
-
-def _reference_mixture() -> GaussianMixture:
-    """A 2-D, three-component mixture with unequal weights and full covariances."""
-    return GaussianMixture(
-        weights=[0.5, 0.3, 0.2],
-        means=[[-2.0, 0.0], [2.0, 1.0], [0.0, -2.5]],
-        covariances=[[[1.0, 0.3], [0.3, 0.5]], [[0.4, 0.0], [0.0, 1.2]], [[0.7, -0.2], [-0.2, 0.3]]],
-    )
+from mmgp_lesson.checks import CheckFailed, answer_tensor, exercise, generator, passed, reference_mixture, require
+from mmgp_lesson.toys import DTYPE
 
 
 def _points(count: int = 64) -> torch.Tensor:
-    return 3 * torch.randn(count, 2, dtype=DTYPE, generator=torch.Generator().manual_seed(0))
+    return 3 * torch.randn(count, 2, dtype=DTYPE, generator=generator(0))
 
 
+@exercise("00-1", answer="log_prob", references=("mmgp_lesson.toys:GaussianMixture.log_prob",))
 def mixture_log_prob(log_prob) -> None:
     """Exercise 00.1: ``log_prob(mixture, x)`` must equal the exact mixture log-density.
 
     Tolerance 1e-8: both sides are float64 and differ only by the order of summation.
     """
-    mixture, x = _reference_mixture(), _points()
+    mixture, x = reference_mixture(), _points()
     value = answer_tensor(log_prob, mixture, x)
     require(value.shape == (len(x),), f"your log_prob returns shape {tuple(value.shape)}; it should return one number per point, shape ({len(x)},)")
     exact = mixture.log_prob(x)
@@ -41,13 +33,14 @@ def mixture_log_prob(log_prob) -> None:
     passed(f"log_prob matches the exact mixture log-density to {error:.1e} on {len(x)} points")
 
 
+@exercise("00-2", answer="finite_difference_score", references=("mmgp_lesson.toys:GaussianMixture.score",))
 def score_by_finite_differences(finite_difference_score) -> None:
     """Exercise 00.2: central differences of ``log p`` must approximate the exact score.
 
     With step h the central difference has error O(h²) ≈ 1e-5 · |third derivative| for h = 1e-3
     in float64, so the tolerance is 1e-4 relative to the score's size.
     """
-    mixture, x = _reference_mixture(), _points()
+    mixture, x = reference_mixture(), _points()
     value = answer_tensor(finite_difference_score, mixture.log_prob, x)
     require(value.shape == x.shape, f"your score has shape {tuple(value.shape)}; it should have the shape of x, {tuple(x.shape)}")
     exact = mixture.score(x)

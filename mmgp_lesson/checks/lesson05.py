@@ -6,29 +6,46 @@ import math
 
 import torch
 
-from mmgp_lesson.checks import CheckFailed, call_answer, passed, require
+from mmgp_lesson.checks import CheckFailed, call_answer, exercise, generator, passed, require, rng
+from mmgp_lesson.checks.data import describe
 from mmgp_lesson.masked_tokens import masked_counts
 
 
+def _straight_through_probe(straight_through, z_e, z_q, upstream) -> dict:
+    """Call the learner's estimator on leaves z_e, z_q and back-propagate ``upstream`` through it.
+
+    Runs in the learner's process (gradients cannot cross to the grader); returns only data.
+    """
+    z_e, z_q = z_e.clone().requires_grad_(True), z_q.clone().requires_grad_(True)
+    value = straight_through(z_e, z_q)
+    if not isinstance(value, torch.Tensor):
+        return value  # not a tensor (None: a forgotten return): the check names what it is
+    report = {"value": value.detach(), "requires_grad": value.requires_grad, "grad_e": None, "grad_q": None}
+    if value.requires_grad and value.shape == upstream.shape:
+        (value * upstream).sum().backward()
+        report.update(grad_e=z_e.grad, grad_q=z_q.grad)
+    return report
+
+
+@exercise("05-1", answer="straight_through", references=("mmgp_lesson.masked_tokens:straight_through",))
 def straight_through_estimator(straight_through) -> None:
     """Exercise 05.1: ``straight_through(z_e, z_q)`` must have the value of z_q and pass the gradient to z_e.
 
     Exact comparisons: the estimator adds and subtracts the same float32 numbers, so the value equals
     z_q to round-off (1e-6) and the gradient into z_e is exactly the upstream gradient.
     """
-    generator = torch.Generator().manual_seed(0)
-    z_e = torch.randn(6, 4, generator=generator, requires_grad=True)
-    z_q = torch.randn(6, 4, generator=generator, requires_grad=True)
-    upstream = torch.randn(6, 4, generator=generator)
-    value = call_answer(straight_through, z_e, z_q)
-    require(isinstance(value, torch.Tensor) and value.shape == z_e.shape,
-            f"straight_through should return a tensor of the shape of z_e, {tuple(z_e.shape)}")
+    stream = generator(0)
+    z_e, z_q, upstream = (torch.randn(6, 4, generator=stream) for _ in range(3))
+    report = call_answer(straight_through, z_e, z_q, upstream, runner=_straight_through_probe, returns="a tensor")
+    require(isinstance(report, dict), f"straight_through should return a tensor; yours returns {describe(report)}")
+    value = report["value"]
+    require(value.shape == z_e.shape,
+            f"straight_through should return a tensor of the shape of z_e, {tuple(z_e.shape)}, not {tuple(value.shape)}")
     require((value - z_q).abs().max().item() < 1e-6,
             "the forward value must equal z_q (the decoder sees the quantised vector): z_e + sg(z_q - z_e) = z_q")
-    require(value.requires_grad, "your result carries no gradient at all: do not detach z_e, only the difference z_q - z_e")
-    (value * upstream).sum().backward()
-    grad_e = torch.zeros_like(z_e) if z_e.grad is None else z_e.grad
-    grad_q = None if z_q.grad is None else z_q.grad
+    require(report["requires_grad"], "your result carries no gradient at all: do not detach z_e, only the difference z_q - z_e")
+    grad_e = torch.zeros_like(z_e) if report["grad_e"] is None else report["grad_e"]
+    grad_q = report["grad_q"]
     if grad_e.abs().max() == 0:
         raise CheckFailed("the encoder gets no gradient: z_e + (z_q - z_e) needs .detach() on the difference (erratum 11)")
     require(torch.allclose(grad_e, upstream), "the gradient into z_e must be the upstream gradient unchanged (identity Jacobian)")
@@ -46,14 +63,21 @@ def _float64_counts(steps: int, tokens: int) -> list[int]:
     return counts + [0]
 
 
+@exercise("05-2", answer="cosine_counts", references=("mmgp_lesson.masked_tokens:masked_counts",))
 def cosine_counts(counts_fn) -> None:
     """Exercise 05.2: ``counts_fn(steps, tokens)`` must give the masked counts of the cosine schedule.
 
-    Exact integer comparison with :func:`mmgp_lesson.masked_tokens.masked_counts` for several (T, L).
+    Exact integer comparison with :func:`mmgp_lesson.masked_tokens.masked_counts` for four fixed
+    (T, L) and two drawn at grading time.
     """
-    for steps, tokens in ((12, 256), (12, 16), (8, 64), (3, 16)):
-        value = call_answer(counts_fn, steps, tokens)
-        value = [int(v) for v in value]
+    drawn = rng(6)
+    cases = [(12, 256), (12, 16), (8, 64), (3, 16)] + [(int(drawn.integers(2, 17)), int(drawn.choice([16, 64, 256]))) for _ in range(2)]
+    for steps, tokens in cases:
+        value = call_answer(counts_fn, steps, tokens, returns="a list of ints")
+        try:
+            value = [int(v) for v in value]
+        except (TypeError, ValueError):
+            raise CheckFailed(f"return a list of {steps} integers, one per step") from None
         exact = masked_counts(steps, tokens)
         require(len(value) == steps, f"for T = {steps} you return {len(value)} counts; there should be one per step, {steps}")
         if value == exact:
@@ -71,23 +95,24 @@ def cosine_counts(counts_fn) -> None:
         if any(b >= a for a, b in zip([tokens] + value[:-1], value)):
             raise CheckFailed(f"for T = {steps}, L = {tokens} some step commits no token: clip n_i to at most n_(i-1) - 1 (and at least 1 before the last step)")
         raise CheckFailed(f"for T = {steps}, L = {tokens} you give {value}, expected {exact}: use floor(L · cos(π (i+1) / (2T))) in float32")
-    passed("the masked counts match the cosine schedule (and AmusedScheduler) for four (T, L) pairs")
+    passed(f"the masked counts match the cosine schedule (and AmusedScheduler) for {len(cases)} (T, L) pairs")
 
 
+@exercise("05-3", answer="remask")
 def remask(remask_fn) -> None:
     """Exercise 05.3: ``remask_fn(confidence, masked, count)`` returns the boolean mask after one step.
 
     The ``count`` least confident positions among those still masked are masked again; committed tokens
     (``masked`` False) never are. Exact comparison on random confidences without ties.
     """
-    generator = torch.Generator().manual_seed(5)
-    confidence = torch.randn(8, 16, generator=generator)
-    masked = torch.rand(8, 16, generator=generator) < 0.7
+    stream = generator(5)
+    confidence = torch.randn(8, 16, generator=stream)
+    masked = torch.rand(8, 16, generator=stream) < 0.7
     masked[:, :12] = True  # at least 12 masked per row
     masked[:, 12:] = False  # the last 4 positions are committed
     confidence[:, 12:] = -10.0  # committed tokens have low raw confidence: they must still not be re-masked
     count = 5
-    value = call_answer(remask_fn, confidence, masked, count)
+    value = call_answer(remask_fn, confidence, masked, count, returns="a boolean tensor")
     require(isinstance(value, torch.Tensor) and value.shape == masked.shape and value.dtype == torch.bool,
             f"return a boolean tensor of shape {tuple(masked.shape)} (True = masked after this step)")
     per_row = value.sum(1)

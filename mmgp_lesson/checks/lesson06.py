@@ -6,11 +6,17 @@ import math
 
 import torch
 
-from mmgp_lesson.checks import CheckFailed, call_answer, passed, require
+from mmgp_lesson.checks import CheckFailed, call_answer, exercise, generator, passed, require
 from mmgp_lesson.latent_flow import euler_sample, frames_for_duration, latent_shape
 from mmgp_lesson.toys import DTYPE
 
 
+def _linear_field(z: torch.Tensor, t: float) -> torch.Tensor:
+    """v(z, t) = (t - 1) z + 1: a field depending on both z and t, so a wrong time index shows."""
+    return (t - 1.0) * z + 1.0
+
+
+@exercise("06-1", answer="euler", references=("mmgp_lesson.latent_flow:euler_sample",))
 def euler_sampler(sampler) -> None:
     """Exercise 06.1: ``sampler(velocity, z0, steps)`` must be Euler's method from t = 0 to t = 1.
 
@@ -18,10 +24,9 @@ def euler_sampler(sampler) -> None:
     common mistakes (wrong direction, evaluating at the right end point, wrong step size) give answers
     that differ by order 1/steps ≈ 0.1; both sides are float64, so the tolerance is 1e-10.
     """
-    z0 = torch.randn(16, 2, dtype=DTYPE, generator=torch.Generator().manual_seed(0))
-    velocity = lambda z, t: (t - 1.0) * z + 1.0  # noqa: E731 - a field depending on both z and t
-    steps = 8
-    value = call_answer(sampler, velocity, z0, steps)
+    z0 = torch.randn(16, 2, dtype=DTYPE, generator=generator(0))
+    velocity, steps = _linear_field, 8
+    value = call_answer(sampler, velocity, z0, steps, returns="a tensor")
     require(isinstance(value, torch.Tensor) and value.shape == z0.shape,
             f"return the end points z_1 as a tensor of the shape of z0, {tuple(z0.shape)}")
     exact = euler_sample(velocity, z0, steps)
@@ -45,11 +50,12 @@ def euler_sampler(sampler) -> None:
     raise CheckFailed(f"your end points differ from Euler's by up to {error:.3g}: use h = 1/steps and z <- z + h v(z, k h) for k = 0..steps-1")
 
 
+@exercise("06-2", answer="ltx_latent", references=("mmgp_lesson.latent_flow:latent_shape",))
 def ltx_latent_shape(shape_fn) -> None:
     """Exercise 06.2: ``shape_fn(frames, height, width, channels)`` must give LTX's latent shape (C, F', H', W')."""
     cases = ((49, 512, 704, 128), (9, 64, 64, 8), (121, 480, 832, 128), (1, 32, 32, 4))
     for frames, height, width, channels in cases:
-        value = call_answer(shape_fn, frames, height, width, channels)
+        value = call_answer(shape_fn, frames, height, width, channels, returns="a tuple of four ints")
         value = tuple(int(v) for v in value)
         exact = latent_shape(frames, height, width, channels)
         if value == exact:
@@ -65,10 +71,11 @@ def ltx_latent_shape(shape_fn) -> None:
     passed("latent shapes (C, 1 + (F-1)/8, H/32, W/32) are right for four clips")
 
 
+@exercise("06-3", answer="frames_for", references=("mmgp_lesson.latent_flow:frames_for_duration",))
 def frames_for_seconds(frames_fn) -> None:
     """Exercise 06.3: ``frames_fn(seconds, fps)`` must give the fewest 8k+1 frames spanning ``seconds``."""
     for seconds, fps in ((2, 24), (1, 24), (5, 24), (3, 25), (0.5, 30)):
-        value = call_answer(frames_fn, seconds, fps)
+        value = call_answer(frames_fn, seconds, fps, returns="an int")
         exact = frames_for_duration(seconds, fps)
         if value == exact:
             continue

@@ -6,7 +6,7 @@ import numpy as np
 
 from mmgp_lesson.capstone.media import sample_indices
 from mmgp_lesson.capstone.understand import frame_placeholder
-from mmgp_lesson.checks import CheckFailed, call_answer, passed, require
+from mmgp_lesson.checks import CheckFailed, call_answer, exercise, passed, require
 
 # (total frames, frames asked for, fps): no index of these lands on a rounding tie, and the last
 # case asks for more frames than the clip has.
@@ -15,15 +15,16 @@ _SAMPLING_CASES = ((48, 8, 24.0), (121, 8, 24.0), (100, 16, 25.0), (300, 5, 30.0
 _TOKEN_CASES = ((32, 8, 2), (512, 16, 4), (384, 14, 3), (224, 16, 1), (448, 14, 4))
 
 
+@exercise("07-1", answer="sample", references=("mmgp_lesson.capstone.media:sample_indices",))
 def sample_times(sample) -> None:
     """Exercise 07.1: ``sample(total, count, fps)`` returns the uniform indices and their timestamps.
 
     Indices are integers, so they must match exactly; timestamps are one float64 division, so to 1e-12.
     """
     for total, count, fps in _SAMPLING_CASES:
-        answer = call_answer(sample, total, count, fps)
+        answer = call_answer(sample, total, count, fps, returns="a pair (indices, timestamps)")
         require(
-            isinstance(answer, tuple) and len(answer) == 2,
+            isinstance(answer, (tuple, list)) and len(answer) == 2,
             "return a pair (indices, timestamps), e.g. return indices, indices / fps",
         )
         indices, timestamps = (np.asarray(part) for part in answer)
@@ -47,10 +48,11 @@ def sample_times(sample) -> None:
     passed(f"indices and timestamps match the uniform sampler in all {len(_SAMPLING_CASES)} cases")
 
 
+@exercise("07-2", answer="count_tokens")
 def image_tokens(count_tokens) -> None:
     """Exercise 07.2: ``count_tokens(S, p, r)`` = (S/p)² / r², the image tokens of one frame (integers: exact)."""
     for size, patch, factor in _TOKEN_CASES:
-        value = call_answer(count_tokens, size, patch, factor)
+        value = call_answer(count_tokens, size, patch, factor, returns="an int")
         exact = (size // patch) ** 2 // factor**2
         if value != exact:
             case = f"for S={size}, p={patch}, r={factor}"
@@ -64,10 +66,11 @@ def image_tokens(count_tokens) -> None:
     passed(f"token counts right for all {len(_TOKEN_CASES)} configs, 64 per frame for the real SmolVLM2")
 
 
+@exercise("07-3", answer="make_frame_text", references=("mmgp_lesson.capstone.understand:frame_placeholder",))
 def frame_text(make_frame_text) -> None:
     """Exercise 07.3: ``make_frame_text(seconds, image_seq_len)`` is one frame's block of the video prompt."""
     for seconds, length in ((0.0, 4), (1.958, 4), (75.5, 64), (9.99, 2)):
-        value = call_answer(make_frame_text, seconds, length)
+        value = call_answer(make_frame_text, seconds, length, returns="a string")
         exact = f"\nFrame from {int(seconds // 60):02d}:{int(seconds % 60):02d}:" + frame_placeholder(length)
         if value == exact:
             continue

@@ -7,16 +7,17 @@ import math
 
 from mmgp_lesson.capstone.weights import MODEL_IDS
 from mmgp_lesson.capstone_app import STAGES, timing_summary
-from mmgp_lesson.checks import CheckFailed, call_answer, passed, require
+from mmgp_lesson.checks import AnswerRaised, CheckFailed, call_answer, exercise, passed, require
 
 # (seconds, fps) -> the fewest frames of the form 8k + 1 that last at least that long.
 _DURATIONS = ((2, 24), (5, 24), (1, 25), (0.5, 24), (10, 30), (3, 8))
 
 
+@exercise("08-1", answer="frames_for", references=("mmgp_lesson.latent_flow:frames_for_duration",))
 def ltx_frames(frames_for) -> None:
     """Exercise 08.1: ``frames_for(seconds, fps)`` is the smallest 8k + 1 >= seconds · fps (integers: exact)."""
     for seconds, fps in _DURATIONS:
-        value = call_answer(frames_for, seconds, fps)
+        value = call_answer(frames_for, seconds, fps, returns="an int")
         exact = 8 * math.ceil((seconds * fps - 1) / 8) + 1
         if value == exact:
             continue
@@ -39,10 +40,11 @@ def _runs() -> list[dict[str, float]]:
     return [{stage: value * factor * (1 + 0.01 * index) for index, (stage, value) in enumerate(base.items())} for factor in factors]
 
 
+@exercise("08-2", answer="summarise", references=("mmgp_lesson.capstone_app:timing_summary",))
 def timing_table(summarise) -> None:
     """Exercise 08.2: per stage median, min, max and share of the summed medians (float64: to 1e-12)."""
     runs = _runs()
-    value = call_answer(summarise, copy.deepcopy(runs))
+    value = call_answer(summarise, copy.deepcopy(runs), returns="a dict of stages")
     exact = timing_summary(runs)
     require(isinstance(value, dict), f"return a dict of stages, not {type(value).__name__}")
     require(list(value) == list(exact), f"your stages are {list(value)}; they should be {list(exact)}, in the order the runs list them")
@@ -96,16 +98,19 @@ def _broken_manifests() -> dict[str, dict]:
     return cases
 
 
+@exercise("08-3", answer="problems_of", references=("mmgp_lesson.capstone_app:manifest_problems",))
 def manifest_validator(problems_of) -> None:
     """Exercise 08.3: ``problems_of(manifest)`` is empty for a valid manifest and names every flaw."""
-    value = call_answer(problems_of, _valid_manifest())
+    value = call_answer(problems_of, _valid_manifest(), returns="a list of problems")
     require(isinstance(value, list), f"return a list of problems, not {type(value).__name__}")
     require(value == [], f"a valid manifest got problems {value}: return an empty list when nothing is wrong")
     for description, manifest in _broken_manifests().items():
         try:
-            found = call_answer(problems_of, manifest)
-        except (KeyError, TypeError, AttributeError) as error:
-            raise CheckFailed(f"your validator raised {type(error).__name__} ({error}) on a manifest with {description}: report the flaw instead, e.g. read keys with .get") from None
+            found = call_answer(problems_of, manifest, returns="a list of problems")
+        except AnswerRaised as error:
+            if error.error_type not in ("KeyError", "TypeError", "AttributeError"):
+                raise
+            raise CheckFailed(f"your validator raised {error.error_type} ({error.message}) on a manifest with {description}: report the flaw instead, e.g. read keys with .get") from None
         require(isinstance(found, list), f"return a list of problems, not {type(found).__name__}")
         if not found:
             raise CheckFailed(f"a manifest with {description} passed your validator: report it")
