@@ -6,8 +6,10 @@ book read. :func:`ipynb_text` is the one function that turns a ``.md`` into its 
 ``mmgp-lesson pair`` (writing) and the tests (comparing) cannot disagree.
 
 Exercise notebooks are made from solution notebooks: every region between a line
-``# BEGIN SOLUTION`` and a line ``# END SOLUTION`` is replaced by a stub that raises
-``NotImplementedError``; everything else, the check cells included, is kept verbatim.
+``# BEGIN SOLUTION`` and a line ``# END SOLUTION`` *of one code cell* is replaced by a stub that
+raises ``NotImplementedError``; everything else, the check cells included, is kept verbatim. Markup
+that would leak a solution or swallow a check — a region spanning cells, a marker in a Markdown
+cell, a misspelt marker — is refused with its file and line, before anything is written.
 """
 
 from __future__ import annotations
@@ -25,7 +27,10 @@ NOTEBOOK_DIRS = ("notebooks", "solutions", "exercises")
 BEGIN = "# BEGIN SOLUTION"
 END = "# END SOLUTION"
 STUB = 'raise NotImplementedError("Exercise: replace this line with your code.")'
-_MARKER = re.compile(r"^(?P<indent>\s*)# (?P<kind>BEGIN|END) SOLUTION\b")
+_MARKER = re.compile(r"^(?P<indent>\s*)# (?P<kind>BEGIN|END) SOLUTION\s*$")
+_LOOSE_MARKER = re.compile(r"#+\s*(BEGIN|END)\s*_?SOLUTION", re.IGNORECASE)  # what a typo still looks like
+_CODE_CELL = re.compile(r"^```\{code-cell\}")
+GENERATED = "<!-- Generated from solutions/{name} by `mmgp-lesson exercises`; course authors edit that file. -->"
 
 
 def ipynb_text(md_path: Path) -> str:
@@ -78,13 +83,39 @@ class SolutionRegion:
     end: int
 
 
+def _code_cell_of_each_line(text: str) -> list[int | None]:
+    """For each line of a MyST notebook, the number of the code cell it lies in (None: outside one)."""
+    cells, current, count = [], None, 0
+    for line in text.splitlines():
+        if current is None and _CODE_CELL.match(line):
+            count += 1
+            current = count
+            cells.append(None)  # the fence line itself
+        elif current is not None and line.rstrip() == "```":
+            current = None
+            cells.append(None)
+        else:
+            cells.append(current)
+    return cells
+
+
 def solution_regions(text: str, source: Path) -> list[SolutionRegion]:
-    """Find the ``# BEGIN SOLUTION`` … ``# END SOLUTION`` regions, refusing unbalanced markers."""
+    """Find the ``# BEGIN SOLUTION`` … ``# END SOLUTION`` regions, refusing markup that would leak.
+
+    Raises :class:`CourseError` at ``file:line`` for an unbalanced, nested, misspelt or
+    cell-spanning marker, or a marker outside a code cell.
+    """
     regions, open_line = [], None
+    cell_of = _code_cell_of_each_line(text)
     for number, line in enumerate(text.splitlines(), start=1):
         match = _MARKER.match(line)
         if not match:
+            if _LOOSE_MARKER.search(line):
+                raise CourseError(f"{source}:{number}: {line.strip()!r} looks like a solution marker but is not one; "
+                                  f"write exactly '{BEGIN}' or '{END}' on a line of its own")
             continue
+        if cell_of[number - 1] is None:
+            raise CourseError(f"{source}:{number}: '{line.strip()}' outside a code cell; solution regions belong in code cells")
         if match["kind"] == "BEGIN":
             if open_line is not None:
                 raise CourseError(
@@ -95,11 +126,21 @@ def solution_regions(text: str, source: Path) -> list[SolutionRegion]:
         else:
             if open_line is None:
                 raise CourseError(f"{source}:{number}: '{END}' without a matching '{BEGIN}'; remove it or open the region")
+            if cell_of[open_line - 1] != cell_of[number - 1]:
+                raise CourseError(f"{source}:{open_line}: the solution region opened here ends in another cell (line {number}); "
+                                  f"close it with '{END}' in the same cell")
             regions.append(SolutionRegion(open_line, number))
             open_line = None
     if open_line is not None:
         raise CourseError(f"{source}:{open_line}: solution region opened here is never closed; add '{END}'")
     return regions
+
+
+def _front_matter_length(lines: list[str]) -> int:
+    """How many lines the ``---`` … ``---`` front matter at the top takes (0 without one)."""
+    if not lines or lines[0].strip() != "---":
+        return 0
+    return next((i + 1 for i, line in enumerate(lines) if i > 0 and line.strip() == "---"), 0)
 
 
 def exercise_text(solution_md: Path) -> str:
@@ -112,7 +153,8 @@ def exercise_text(solution_md: Path) -> str:
     regions = solution_regions(text, solution_md)
     if not regions:
         raise CourseError(f"{solution_md}: no '{BEGIN}' region; mark the answer code or move the file out of solutions/")
-    out, cursor = [], 0
+    top = _front_matter_length(lines)
+    out, cursor = lines[:top] + ["\n", GENERATED.format(name=solution_md.name) + "\n"], top
     for region in regions:
         out.extend(lines[cursor : region.begin - 1])
         indent = _MARKER.match(lines[region.begin - 1])["indent"]
@@ -126,6 +168,8 @@ def generate_exercises(root: Path) -> list[Path]:
     """Regenerate ``exercises/`` (``.md`` and ``.ipynb``) from ``solutions/``; return what changed.
 
     All solutions are parsed before anything is written, so a broken one leaves ``exercises/`` as it was.
+    An exercise whose solution is gone is removed only if this command generated it; a hand-written
+    exercise notebook (without the "Generated from" line) is never touched.
     """
     texts = {path.name: exercise_text(path) for path in sorted((root / "solutions").glob("*.md"))}
     target = root / "exercises"
@@ -137,7 +181,7 @@ def generate_exercises(root: Path) -> list[Path]:
             write_atomically(md_path, text)
             changed.append(md_path)
     for stale in sorted(target.glob("*.md")):
-        if stale.name not in texts:
+        if stale.name not in texts and GENERATED.format(name=stale.name) in stale.read_text():
             stale.unlink()
             stale.with_suffix(".ipynb").unlink(missing_ok=True)
             changed.append(stale)

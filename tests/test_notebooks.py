@@ -90,3 +90,61 @@ def test_exercises_command_regenerates_a_deleted_exercise(tmp_path):
     assert result.returncode == 0, result.stderr
     for suffix in (".md", ".ipynb"):
         assert (course / "exercises" / f"00_notation{suffix}").read_text() == (ROOT / "exercises" / f"00_notation{suffix}").read_text()
+
+
+def _first(lines, text):
+    return next(number for number, line in enumerate(lines) if line.strip() == text)
+
+
+def _span_cells(lines):
+    """Move the first END marker past the end of its cell, into the check cell below."""
+    end = _first(lines, "# END SOLUTION")
+    marker = lines.pop(end)
+    check = next(n for n in range(end, len(lines)) if lines[n].startswith(":tags: [check-"))
+    lines.insert(check + 2, marker)
+    return _first(lines, "# BEGIN SOLUTION") + 1, "ends in another cell"
+
+
+def _in_markdown(lines):
+    lines.insert(_first(lines, "## Exercise 00.1 — the mixture log-density") + 1, "# BEGIN SOLUTION\n")
+    return _first(lines, "## Exercise 00.1 — the mixture log-density") + 2, "outside a code cell"
+
+
+def _variant(text):
+    def edit(lines):
+        begin = _first(lines, "# BEGIN SOLUTION")
+        lines[begin] = lines[begin].replace("# BEGIN SOLUTION", text)
+        return begin + 1, "looks like a solution marker"
+
+    return edit
+
+
+@pytest.mark.parametrize("edit", [_span_cells, _in_markdown, _variant("### BEGIN SOLUTION"),
+                                  _variant("# begin solution"), _variant("#BEGIN SOLUTION"),
+                                  _variant("# BEGIN SOLUTION (Exercise 1)")],
+                         ids=["spans-cells", "in-markdown", "hashes", "lowercase", "no-space", "trailing-text"])
+def test_the_generator_refuses_markup_that_would_leak_or_delete(tmp_path, edit):
+    course = _course_copy(tmp_path)
+    solution = course / "solutions" / "00_notation.md"
+    lines = solution.read_text().splitlines(keepends=True)
+    line, problem = edit(lines)
+    solution.write_text("".join(lines))
+    before = {path: path.read_bytes() for path in (course / "exercises").iterdir()}
+    result = _run_cli("exercises", "--root", str(course), cwd=course)
+    message = result.stderr.strip()
+    assert result.returncode == 2 and "\n" not in message and "Traceback" not in message, message
+    assert f"00_notation.md:{line}:" in message and problem in message, message
+    assert {path: path.read_bytes() for path in (course / "exercises").iterdir()} == before  # nothing written
+
+
+def test_the_generator_keeps_hand_written_exercises_and_drops_stale_generated_ones(tmp_path):
+    course = _course_copy(tmp_path)
+    hand_written = course / "exercises" / "99_extra.md"
+    hand_written.write_text((ROOT / "exercises" / "00_notation.md").read_text().replace("solutions/00_notation.md", "nowhere"))
+    hand_written_text = hand_written.read_text()
+    stale = course / "exercises" / "98_renamed.md"
+    stale.write_text((ROOT / "exercises" / "00_notation.md").read_text().replace("solutions/00_notation.md", "solutions/98_renamed.md"))
+    result = _run_cli("exercises", "--root", str(course), cwd=course)
+    assert result.returncode == 0, result.stderr
+    assert hand_written.read_text() == hand_written_text and hand_written.with_suffix(".ipynb").exists()
+    assert not stale.exists()

@@ -49,12 +49,17 @@ def _set_limits(limits: dict) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def _out_of_memory(error: list | None) -> bool:
-    """Whether ``[type, message]`` is an allocation failure (Python's or torch's allocator)."""
+def _limit_hit(error: list | None) -> str | None:
+    """``"memory"`` or ``"output"`` when ``[type, message]`` is the error a limit of :func:`_set_limits`
+    raises (Python ignores SIGXFSZ, so a full output file is an ``OSError`` [Errno 27])."""
     if not error:
-        return False
+        return None
     kind, message = error
-    return kind == "MemoryError" or "can't allocate memory" in message or "not enough memory" in message
+    if kind == "MemoryError" or "can't allocate memory" in message or "not enough memory" in message:
+        return "memory"
+    if kind == "OSError" and "[Errno 27]" in message:
+        return "output"
+    return None
 
 
 def _child(sock: int, limits: dict, workdir: Path) -> None:
@@ -89,8 +94,8 @@ def _child(sock: int, limits: dict, workdir: Path) -> None:
                 continue
             message = str(error).strip().splitlines()
             pair = [type(error).__name__, message[0][:300] if message else ""]
-            if _out_of_memory(pair):
-                _reply(sock, {"died": "memory"})
+            if limit := _limit_hit(pair):
+                _reply(sock, {"died": limit})
                 os._exit(0)
             _reply(sock, {"error": f"{pair[0]}: {pair[1]}".rstrip(": ")})
         elif request["op"] == "call":
@@ -100,8 +105,8 @@ def _child(sock: int, limits: dict, workdir: Path) -> None:
                 continue
             args, runner = pickle.loads(request["args"]), pickle.loads(request["runner"])
             outcome = run_answer(function, args, runner, tuple(request["references"]))
-            if _out_of_memory(outcome.get("raised")):
-                _reply(sock, {"died": "memory"})
+            if limit := _limit_hit(outcome.get("raised")):
+                _reply(sock, {"died": limit})
                 os._exit(0)
             _reply(sock, outcome)
         else:
