@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from mmgp_lesson.checks import CheckFailed, call_answer, exercise, generator, passed, require
+from mmgp_lesson.checks import CheckFailed, call_answer, exercise, generator, passed, require, rng
 from mmgp_lesson.latent_flow import euler_sample, frames_for_duration, latent_shape
 from mmgp_lesson.toys import DTYPE
 
@@ -53,7 +53,9 @@ def euler_sampler(sampler) -> None:
 @exercise("06-2", answer="ltx_latent", references=("mmgp_lesson.latent_flow:latent_shape",))
 def ltx_latent_shape(shape_fn) -> None:
     """Exercise 06.2: ``shape_fn(frames, height, width, channels)`` must give LTX's latent shape (C, F', H', W')."""
-    cases = ((49, 512, 704, 128), (9, 64, 64, 8), (121, 480, 832, 128), (1, 32, 32, 4))
+    drawn = rng(62)
+    cases = [(49, 512, 704, 128), (9, 64, 64, 8), (121, 480, 832, 128), (1, 32, 32, 4)]
+    cases.append((8 * int(drawn.integers(1, 30)) + 1, 32 * int(drawn.integers(1, 40)), 32 * int(drawn.integers(1, 40)), int(drawn.choice([4, 8, 128]))))
     for frames, height, width, channels in cases:
         value = call_answer(shape_fn, frames, height, width, channels, returns="a tuple of four ints")
         value = tuple(int(v) for v in value)
@@ -68,7 +70,7 @@ def ltx_latent_shape(shape_fn) -> None:
         if value[0] != channels:
             raise CheckFailed("the first entry is the number of latent channels, passed in as `channels`")
         raise CheckFailed(f"for {frames} frames of {height}×{width} you give {value}; expected {exact}")
-    passed("latent shapes (C, 1 + (F-1)/8, H/32, W/32) are right for four clips")
+    passed(f"latent shapes (C, 1 + (F-1)/8, H/32, W/32) are right for {len(cases)} clips")
 
 
 @exercise("06-3", answer="frames_for", references=("mmgp_lesson.latent_flow:frames_for_duration",))

@@ -6,7 +6,7 @@ import numpy as np
 
 from mmgp_lesson.capstone.media import sample_indices
 from mmgp_lesson.capstone.understand import frame_placeholder
-from mmgp_lesson.checks import CheckFailed, call_answer, exercise, passed, require
+from mmgp_lesson.checks import CheckFailed, call_answer, exercise, passed, require, rng
 
 # (total frames, frames asked for, fps): no index of these lands on a rounding tie, and the last
 # case asks for more frames than the clip has.
@@ -50,8 +50,16 @@ def sample_times(sample) -> None:
 
 @exercise("07-2", answer="count_tokens")
 def image_tokens(count_tokens) -> None:
-    """Exercise 07.2: ``count_tokens(S, p, r)`` = (S/p)² / r², the image tokens of one frame (integers: exact)."""
-    for size, patch, factor in _TOKEN_CASES:
+    """Exercise 07.2: ``count_tokens(S, p, r)`` = (S/p)² / r², the image tokens of one frame (integers: exact).
+
+    The fixed configs, and two drawn at grading time (S = p·r·k for a whole number of tokens).
+    """
+    drawn = rng(72)
+    cases = list(_TOKEN_CASES)
+    for _ in range(2):
+        patch, factor, blocks = int(drawn.choice([8, 14, 16])), int(drawn.integers(2, 5)), int(drawn.integers(2, 9))
+        cases.append((patch * factor * blocks, patch, factor))
+    for size, patch, factor in cases:
         value = call_answer(count_tokens, size, patch, factor, returns="an int")
         exact = (size // patch) ** 2 // factor**2
         if value != exact:
@@ -63,13 +71,15 @@ def image_tokens(count_tokens) -> None:
             if value == (size // patch) // factor:
                 raise CheckFailed(f"{case} you return {value}, the tokens along one side: square it, (S/p)²/r²")
             raise CheckFailed(f"{case} you return {value}; the count is (S/p)²/r² = {exact}")
-    passed(f"token counts right for all {len(_TOKEN_CASES)} configs, 64 per frame for the real SmolVLM2")
+    passed(f"token counts right for all {len(cases)} configs, 64 per frame for the real SmolVLM2")
 
 
 @exercise("07-3", answer="make_frame_text", references=("mmgp_lesson.capstone.understand:frame_placeholder",))
 def frame_text(make_frame_text) -> None:
     """Exercise 07.3: ``make_frame_text(seconds, image_seq_len)`` is one frame's block of the video prompt."""
-    for seconds, length in ((0.0, 4), (1.958, 4), (75.5, 64), (9.99, 2)):
+    drawn = rng(73)
+    cases = [(0.0, 4), (1.958, 4), (75.5, 64), (9.99, 2), (round(float(drawn.uniform(0, 600)), 3), int(drawn.integers(1, 65)))]
+    for seconds, length in cases:
         value = call_answer(make_frame_text, seconds, length, returns="a string")
         exact = f"\nFrame from {int(seconds // 60):02d}:{int(seconds % 60):02d}:" + frame_placeholder(length)
         if value == exact:

@@ -58,7 +58,9 @@ def _system_binds() -> list[str]:
 
 def _environment(home: str, workdir: str) -> dict[str, str]:
     keep = {name: value for name, value in os.environ.items() if name.startswith("OPENBLAS_")}
+    package_parent = str(Path(mmgp_lesson.__file__).resolve().parents[1])
     return keep | {
+        "PYTHONPATH": package_parent,  # the worker imports the grader's own copy of the course package
         "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
         "HOME": home,
         "TMPDIR": str(Path(workdir).parent),
