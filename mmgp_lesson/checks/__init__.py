@@ -282,8 +282,14 @@ def reference_mixture():
 
 
 def _one_line(shell, etype, value, tb, tb_offset=None):
-    """IPython shows a failed check as its one sentence, not a traceback through this package."""
-    return [f"\x1b[31mCheckFailed\x1b[0m: {value}"]
+    """IPython shows a failed check as its one sentence, not a traceback through this package.
+
+    ``_showtraceback`` is how the shell (a terminal, or ipykernel's error message) displays a
+    structured traceback; this one has a single line.
+    """
+    lines = [f"\x1b[31mCheckFailed\x1b[0m: {value}"]
+    shell._showtraceback(etype, value, lines)
+    return lines
 
 
 def _install_notebook_handler() -> None:

@@ -3,6 +3,7 @@ one-line error) that names what happened, the other exercises are still graded, 
 still passes. The attacks are run in the shared sandboxed worker, as a batch run would."""
 
 import os
+import random
 import socket
 import subprocess
 import time
@@ -123,7 +124,7 @@ def test_no_network(worker, tmp_path):
 
 
 def test_a_process_started_by_a_hand_in_does_not_outlive_it(worker, tmp_path):
-    marker = "987.654"  # an unlikely argument to find the process by
+    marker = f"{9000 + random.random() * 999:.6f}"  # an argument to find this run's processes by
     attack = (f"import subprocess\nsubprocess.Popen(['sleep', '{marker}'], start_new_session=True)\n"
               f"subprocess.Popen(['sh', '-c', 'sleep {marker} &'], start_new_session=True)\n")
     rows = rows_of(grade(hand_in(tmp_path, replace_answer("exercise-00-2", attack)), worker))
