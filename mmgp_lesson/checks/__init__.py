@@ -24,6 +24,7 @@ import contextlib
 import contextvars
 import functools
 import importlib
+import importlib.util
 import sys
 from dataclasses import dataclass
 from typing import Callable
@@ -87,7 +88,12 @@ def exercise(key: str, *, answer: str, points: float = 1.0, references: tuple[st
 
 
 def exercises_of(lesson: str) -> list[Exercise]:
-    """The registered exercises of lesson ``lesson`` (e.g. ``"00"``), in order; imports its module."""
+    """The registered exercises of lesson ``lesson`` (e.g. ``"00"``), in order; imports its module.
+
+    A lesson without a check module has none.
+    """
+    if importlib.util.find_spec(f"mmgp_lesson.checks.lesson{lesson}") is None:
+        return []
     importlib.import_module(f"mmgp_lesson.checks.lesson{lesson}")
     return sorted((e for e in EXERCISES.values() if e.lesson == lesson), key=lambda e: int(e.key.split("-")[1]))
 

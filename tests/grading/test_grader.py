@@ -169,6 +169,8 @@ def test_check_command_rows_exit_status_and_a_quiet_stderr():
     (b"this is not json", "not a readable Jupyter notebook"),
     (b'{"cells": 3}', "not a readable Jupyter notebook"),
     (b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}', "no answer cells"),
+    (b'{"cells": [{"cell_type": "code", "source": "", "metadata": {"tags": ["exercise-99-1"]}, "outputs": [],'
+     b' "execution_count": null}], "metadata": {}, "nbformat": 4, "nbformat_minor": 4}', "lesson 99 has no graded exercises"),
 ])
 def test_bad_hand_ins_get_one_line_errors(tmp_path, content, problem):
     path = tmp_path / "hand_in.ipynb"
