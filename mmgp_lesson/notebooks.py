@@ -7,7 +7,8 @@ book read. :func:`ipynb_text` is the one function that turns a ``.md`` into its 
 
 Exercise notebooks are made from solution notebooks: every region between a line
 ``# BEGIN SOLUTION`` and a line ``# END SOLUTION`` is replaced by a stub that raises
-``NotImplementedError``; everything else, the check cells included, is kept verbatim.
+``NotImplementedError``; everything else, the check cells included, is kept verbatim, except the
+title: a solution page is titled "NN · Solutions: …" and its exercise page "NN · Exercises: …".
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ BEGIN = "# BEGIN SOLUTION"
 END = "# END SOLUTION"
 STUB = 'raise NotImplementedError("Exercise: replace this line with your code.")'
 _MARKER = re.compile(r"^(?P<indent>\s*)# (?P<kind>BEGIN|END) SOLUTION\b")
+_SOLUTION_TITLE = re.compile(r"^(# \d\d · )Solutions: ", re.M)
 
 
 class CourseError(Exception):
@@ -107,7 +109,8 @@ def solution_regions(text: str, source: Path) -> list[SolutionRegion]:
 def exercise_text(solution_md: Path) -> str:
     """The exercise notebook made from a solution notebook, as MyST text.
 
-    Each answer region becomes one stub line at the indentation of its ``# BEGIN SOLUTION`` marker.
+    Each answer region becomes one stub line at the indentation of its ``# BEGIN SOLUTION`` marker,
+    and the title "NN · Solutions: …" becomes "NN · Exercises: …".
     """
     text = solution_md.read_text()
     lines = text.splitlines(keepends=True)
@@ -121,7 +124,7 @@ def exercise_text(solution_md: Path) -> str:
         out.append(f"{indent}{STUB}\n")
         cursor = region.end
     out.extend(lines[cursor:])
-    return "".join(out)
+    return _SOLUTION_TITLE.sub(r"\1Exercises: ", "".join(out), count=1)
 
 
 def generate_exercises(root: Path) -> list[Path]:
