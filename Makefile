@@ -55,14 +55,13 @@ test: $(STAMP) system $(ASSETS)/.copied
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadfile -p mmgp_lesson.executed $(NBVAL) \
 	    tests notebooks solutions --ignore=tests/test_site.py
 	$(MAKE) book
-	$(BIN)/python -m pytest tests/test_site.py
+	$(BIN)/python -m pytest -n $(JOBS) tests/test_site.py
 
-# Formats the code cells of every notebook and the package with ruff (88 columns, pyproject.toml);
-# tests/test_format.py fails when something is left unformatted.
+# Formats the code cells of every lesson and solution with ruff ([tool.ruff] in pyproject.toml: 88
+# columns), through jupytext, then regenerates the exercises and the .ipynb twins. tests/test_format.py
+# fails when a notebook is left unformatted.
 format: $(STAMP)
-	$(BIN)/ruff format mmgp_lesson tests benchmarks book/_ext
-	$(BIN)/mmgp-lesson format
-	$(BIN)/mmgp-lesson pair
+	$(BIN)/jupytext --quiet --pipe-fmt py:percent --pipe "$(BIN)/ruff format -" notebooks/*.md solutions/*.md
 	$(BIN)/mmgp-lesson exercises
 
 # lab/overrides.json makes JupyterLab open the .md lessons as notebooks (through jupytext).

@@ -13,6 +13,7 @@ the book then executes it itself, as it always did.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import nbformat
@@ -48,7 +49,7 @@ def pytest_runtest_teardown(item, nextitem):
     outputs = _outputs.pop(notebook, {})
     if notebook in _incomplete:
         return
-    executed = nbformat.read(notebook, as_version=4)
+    executed = copy.deepcopy(item.parent.nb)  # the notebook exactly as nbval read and ran it
     code_cells = [cell for cell in executed.cells if cell.cell_type == "code"]
     if sorted(outputs) != list(range(len(code_cells))):
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 
@@ -51,6 +52,10 @@ def small_figure(columns: int = 1, rows: int = 1, size: float = 3.2):
     return plt.subplots(rows, columns, figsize=(size * columns, size * rows), squeeze=False)
 
 
+def _shown(value) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
 def slider_player(show, parameter: str, values, **fixed):
     """A slider that works without a kernel: ``show`` drawn once per value, played as an animation.
 
@@ -67,19 +72,18 @@ def slider_player(show, parameter: str, values, **fixed):
     from matplotlib.image import imread
 
     frames = []
+
+    def keep(*args, label: str, **kwargs):
+        figure = plt.gcf()
+        figure.text(0.01, 0.99, label, va="top", ha="left")
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png")
+        plt.close(figure)
+        buffer.seek(0)
+        frames.append(imread(buffer))
+
     for value in values:
-        label = f"{parameter} = {value:.3g}" if isinstance(value, float) else f"{parameter} = {value}"
-
-        def keep(*args, label=label, **kwargs):
-            figure = plt.gcf()
-            figure.text(0.01, 0.99, label, va="top", ha="left")
-            buffer = io.BytesIO()
-            figure.savefig(buffer, format="png")
-            plt.close(figure)
-            buffer.seek(0)
-            frames.append(imread(buffer))
-
-        with mock.patch.object(plt, "show", keep):
+        with mock.patch.object(plt, "show", functools.partial(keep, label=f"{parameter} = {_shown(value)}")):
             show(**{parameter: value}, **fixed)
     if len(frames) != len(values):
         raise ValueError(f"{show.__name__} drew {len(frames)} figures for {len(values)} values: it must call plt.show() once")
@@ -91,6 +95,8 @@ def slider_player(show, parameter: str, values, **fixed):
     animation = FuncAnimation(player, lambda index: image.set_data(frames[index]), frames=len(frames))
     html = animation.to_jshtml(fps=2, default_mode="once")
     plt.close(player)
+    alt = f"the figure above redrawn for {parameter} = {', '.join(map(_shown, values))}, one frame per value"
+    html = html.replace("<img id=", f'<img alt="{alt}" id=', 1)
     # The player's buttons use Font Awesome icons, which the book's theme already serves; matplotlib's
     # link to a CDN copy would be the page's only request to another site.
     return HTML(re.sub(r'<link rel="stylesheet"\s+href="https://[^"]*font-awesome[^"]*">', "", html))

@@ -7,8 +7,6 @@
   pages link back to the lesson; a page left out of the build (``make book SOLUTIONS=no``) gets no link.
 - **Hidden solutions.** On solution pages each answer cell (tagged ``exercise-NN-K``) is collapsed
   behind a "Show the solution" button (myst-nb's own hide-input, an HTML ``<details>``).
-- **No live widgets.** A static page has no kernel, so an ipywidgets view could not redraw anything:
-  widget views are left out of the pages (each lesson shows the slider's idea as a kernel-free player).
 - **No page errors.** The default jupyter-book 1 template emits some inline scripts twice; the second
   ``const THEBE_JS_URL`` then raises a SyntaxError on every page. Repeated scripts are dropped.
 """
@@ -24,7 +22,6 @@ from sphinx.transforms.post_transforms import SphinxPostTransform
 PAGE = re.compile(r"^(?P<kind>notebooks|exercises|solutions)/(?P<lesson>\d\d)_")
 PRACTICE = {"notebooks": "Lesson", "exercises": "Exercises", "solutions": "Solutions"}
 ANSWER_TAG = re.compile(r"^exercise-\d\d-\d+$")
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 def lesson_fignumbers(app: Sphinx, env) -> list[str]:
@@ -83,25 +80,14 @@ class CollapseSolutions(SphinxPostTransform):
                 node["prompt_hide"] = "Hide the solution"
 
 
-class DropWidgetViews(SphinxPostTransform):
-    """Remove every output whose mime bundle is an ipywidgets view (it needs a live kernel)."""
-
-    default_priority = 3  # before myst-nb's SelectMimeType (4) would pick the view or its text fallback
-    formats = ("html",)
-
-    def run(self, **kwargs) -> None:
-        for node in list(self.document.findall(nodes.container)):
-            if node.get("nb_element") == "mime_bundle" and any(
-                child.get("mime_type") == WIDGET_VIEW for child in node.children
-            ):
-                node.parent.remove(node)
-
-
 def drop_repeated_scripts(app: Sphinx, pagename, templatename, context, doctree) -> None:
-    """Keep the first of identical script entries (same file, same inline body, same attributes)."""
+    """Keep the first of identical script entries (same file, same inline body, same attributes).
+
+    An inline script is registered once with the file name ``None`` and once with ``""``: both mean none.
+    """
     seen, unique = set(), []
     for script in context.get("script_files", []):
-        key = (str(script), tuple(sorted(getattr(script, "attributes", {}).items())))
+        key = (script.filename or "", tuple(sorted(script.attributes.items())))
         if key not in seen:
             seen.add(key)
             unique.append(script)
@@ -112,6 +98,5 @@ def setup(app: Sphinx) -> dict:
     app.connect("env-get-updated", lesson_fignumbers, priority=900)
     app.connect("doctree-resolved", practice_links)
     app.add_post_transform(CollapseSolutions)
-    app.add_post_transform(DropWidgetViews)
     app.connect("html-page-context", drop_repeated_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
