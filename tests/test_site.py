@@ -84,8 +84,10 @@ class OpenPage:
     """A page opened offline, with every request, response size, page error and console error recorded."""
 
     def __init__(self, browser, site_url: str, path: str, width: int):
-        self.page = browser.new_page(viewport={"width": width, "height": 900})
-        self.blocked, self.errors, self.console, self.failed, self.bytes = [], [], [], [], 0
+        # A context of its own: an empty cache, so the page weight counts everything the page loads.
+        self.context = browser.new_context(viewport={"width": width, "height": 900})
+        self.page = self.context.new_page()
+        self.blocked, self.errors, self.console, self.failed = [], [], [], []
         self.page.route("**/*", self._route(site_url))
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
         self.page.on("console", self._console)
@@ -97,6 +99,13 @@ class OpenPage:
             self.page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise",
                                         timeout=20_000)
             self.page.evaluate("() => MathJax.startup.promise")
+        self.page.wait_for_load_state("networkidle")  # the fonts MathJax asked for while typesetting
+        # Everything the page loaded, by the browser's own count (same origin, so every size is visible).
+        self.bytes = self.page.evaluate("""() => performance.getEntriesByType('navigation')
+            .concat(performance.getEntriesByType('resource')).reduce((sum, e) => sum + e.decodedBodySize, 0)""")
+
+    def close(self):
+        self.context.close()
 
     def _route(self, site_url):
         def route(route):
@@ -112,9 +121,7 @@ class OpenPage:
             self.console.append(message.text)
 
     def _response(self, response):
-        if response.ok:
-            self.bytes += len(response.body())
-        else:
+        if not response.ok:
             self.failed.append(f"{response.status} {response.url}")
 
 
@@ -199,7 +206,7 @@ def test_page_reads_well_offline(site_url, browser, page_path, width):
         assert captions, "a lesson page without a captioned figure"
         assert all(re.match(rf"Fig\. {lesson}\.\d+", caption) for caption in captions), captions
         _check_players(page)
-    page.close()
+    opened.close()
 
 
 def _check_lesson_links(page, site_url: str, page_path: str) -> None:
@@ -231,6 +238,6 @@ def test_references_page_lists_every_bib_entry(site_url, browser):
     keys = re.findall(r"^@\w+\{([^,]+),", (ROOT / "book" / "references.bib").read_text(), flags=re.M)
     opened = OpenPage(browser, site_url, "book/references", WIDTHS["desktop"])
     entries = opened.page.locator("article div.citation").count()
-    opened.page.close()
+    opened.close()
     # The bibliography lists cited entries only, so a full list means every paper is cited somewhere.
     assert entries == len(keys) > 0, f"{entries} entries on the References page for {len(keys)} in references.bib"
