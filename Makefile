@@ -1,6 +1,7 @@
 # The course's commands. Every target sets up .venv from constraints.txt first.
-#   make test   — unit tests, every notebook through nbval, exercises, the book and the browser check
-#   make book   — execute the lessons and build the HTML site (book/_build/html)
+#   make test   — unit tests and every notebook through nbval (in parallel), the book and the browser check
+#   make book   — execute the lessons and build the HTML site (book/_build/html); SOLUTIONS=no for a class site
+#   make format — ruff format the package and every notebook's code cells
 #   make lab    — JupyterLab with the course's environment; .md notebooks open as notebooks
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -10,39 +11,59 @@ STAMP := $(VENV)/.installed
 SITE := book/_build/html
 export PYTHONHASHSEED := 0
 
-.PHONY: test book lab exercises pair system-packages constraints clean
+.PHONY: test book lab exercises pair format system browser constraints clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-# Debian packages the tests need: Chromium (the browser test) and bubblewrap (the grader's sandbox).
-# Installed only where we are root; elsewhere the tests that need them say why they skip (CI=true: fail).
-SYSTEM_PACKAGES := chromium bubblewrap
-system-packages:
-	@if [ -x /usr/bin/chromium ] && command -v bwrap >/dev/null; then echo "chromium: $$(/usr/bin/chromium --version); $$(bwrap --version)"; \
-	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null && echo "installed $(SYSTEM_PACKAGES)"; \
-	else echo "missing some of $(SYSTEM_PACKAGES) and not root: install them, or the browser and sandbox tests will skip"; fi
+# Debian packages the tests use, installed only where we are root (elsewhere the tests that need them say
+# why they skip; under CI=true they fail). chromium: the browser check of the site. bubblewrap: the
+# grader's sandbox. Add a package to this list to install it too.
+APT_PACKAGES := chromium bubblewrap
+system:
+	@missing=$$(for package in $(APT_PACKAGES); do dpkg -s $$package >/dev/null 2>&1 || echo $$package; done); \
+	if [ -z "$$missing" ]; then echo "installed: $(APT_PACKAGES)"; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null && echo "installed now: $$missing"; \
+	else echo "missing and not root: $$missing (the tests that need them will skip; install them with apt-get)"; fi
+browser: system
 
-# Offline copies of MathJax 3, require.js and the ipywidgets HTML manager, pinned by book/package-lock.json.
+# An offline copy of MathJax 3, pinned by book/package-lock.json.
 ASSETS := book/_extra/_static
-$(ASSETS)/.copied: book/package.json book/package-lock.json book/require-config.js
+$(ASSETS)/.copied: book/package.json book/package-lock.json
 	cd book && npm ci --no-audit --no-fund --loglevel=error
-	rm -rf book/_extra && mkdir -p $(ASSETS)/mathjax $(ASSETS)/widgets
+	rm -rf book/_extra && mkdir -p $(ASSETS)/mathjax
 	cp -r book/node_modules/mathjax/es5/. $(ASSETS)/mathjax/
-	cp book/node_modules/requirejs/require.js book/require-config.js $(ASSETS)/widgets/
-	cp book/node_modules/@jupyter-widgets/html-manager/dist/*.{js,woff,woff2,ttf,eot,svg} $(ASSETS)/widgets/
 	touch $@
 
+# SOLUTIONS=no builds a class site without the solution pages (every solutions/ line of the toc dropped).
+SOLUTIONS ?= yes
+TOC := $(if $(filter no,$(SOLUTIONS)),book/_build/toc-class.yml,book/_toc.yml)
 book: $(STAMP) $(ASSETS)/.copied
-	rm -rf book/_build/.doctrees
-	$(BIN)/jupyter-book build . --config book/_config.yml --toc book/_toc.yml --path-output book -W -n --keep-going
+	rm -rf book/_build/.doctrees book/_build/html
+	mkdir -p book/_build && grep -v 'solutions/' book/_toc.yml > book/_build/toc-class.yml
+	$(BIN)/jupyter-book build . --config book/_config.yml --toc $(TOC) --path-output book -W -n --keep-going
 	@echo "The site is at $(SITE)/index.html"
 
-# The book is built first: its browser check (tests/test_site.py) runs with the rest of the suite.
-test: $(STAMP) system-packages book
-	$(BIN)/python -m pytest tests --nbval-lax --nbval-current-env --nbval-cell-timeout=300 notebooks solutions
+# Every notebook is executed once: nbval runs the lessons and solutions (in parallel with the unit tests,
+# JOBS workers, one notebook per worker at a time), mmgp_lesson.executed hands their outputs to the
+# book's cache, the book is built from it without executing anything, and the browser opens it.
+# One torch thread per worker: JOBS workers already keep the cores busy.
+JOBS ?= $(shell nproc)
+NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=300
+test: $(STAMP) system $(ASSETS)/.copied
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadfile -p mmgp_lesson.executed $(NBVAL) \
+	    tests notebooks solutions --ignore=tests/test_site.py
+	$(MAKE) book
+	$(BIN)/python -m pytest -n $(JOBS) tests/test_site.py
+
+# Formats the code cells of every lesson and solution with ruff ([tool.ruff] in pyproject.toml: 88
+# columns), through jupytext, then regenerates the exercises and the .ipynb twins. tests/test_format.py
+# fails when a notebook is left unformatted.
+format: $(STAMP)
+	$(BIN)/jupytext --quiet --pipe-fmt py:percent --pipe "$(BIN)/ruff format -" notebooks/*.md solutions/*.md
+	$(BIN)/mmgp-lesson exercises
 
 # lab/overrides.json makes JupyterLab open the .md lessons as notebooks (through jupytext).
 lab: $(STAMP)

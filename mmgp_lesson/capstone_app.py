@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import statistics
 import tempfile
 from pathlib import Path
@@ -52,11 +53,15 @@ def _data_url(path: Path, mime: str) -> str:
     return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-def gif_html(frames: np.ndarray, fps: int = 12, max_side: int = 160, width: int = 160) -> str:
-    """A looping GIF of ``frames`` (frames, H, W, 3) as an ``<img>`` tag with the GIF inlined."""
+def gif_html(frames: np.ndarray, fps: int = 12, max_side: int = 160, width: int = 160, alt: str = "") -> str:
+    """A looping GIF of ``frames`` (frames, H, W, 3) as an ``<img>`` tag with the GIF inlined.
+
+    ``alt`` says what the clip shows; by default its length and frame rate.
+    """
+    alt = html.escape(alt or f"a looping clip of {len(frames)} frames at {fps} fps")
     with tempfile.TemporaryDirectory() as folder:
         path = write_gif(frames, Path(folder) / "clip.gif", fps=fps, max_side=max_side)
-        return f'<img src="{_data_url(path, "image/gif")}" width="{width}" style="image-rendering: pixelated">'
+        return f'<img alt="{alt}" src="{_data_url(path, "image/gif")}" width="{width}" style="image-rendering: pixelated">'
 
 
 def mp4_html(frames: np.ndarray, fps: int = 24, width: int = 160) -> str:

@@ -10,6 +10,8 @@ Exercise notebooks are made from solution notebooks: every region between a line
 raises ``NotImplementedError``; everything else, the check cells included, is kept verbatim. Markup
 that would leak a solution or swallow a check — a region spanning cells, a marker in a Markdown
 cell, a misspelt marker — is refused with its file and line, before anything is written.
+The title changes too: a solution page is titled "NN · Solutions: …" and its exercise page
+"NN · Exercises: …".
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ _MARKER = re.compile(r"^(?P<indent>\s*)# (?P<kind>BEGIN|END) SOLUTION\s*$")
 _LOOSE_MARKER = re.compile(r"#+\s*(BEGIN|END)\s*_?SOLUTION", re.IGNORECASE)  # what a typo still looks like
 _CODE_CELL = re.compile(r"^```\{code-cell\}")
 GENERATED = "<!-- Generated from solutions/{name} by `mmgp-lesson exercises`; course authors edit that file. -->"
+_SOLUTION_TITLE = re.compile(r"^(# \d\d · )Solutions: ", re.M)
 
 
 def ipynb_text(md_path: Path) -> str:
@@ -146,7 +149,8 @@ def _front_matter_length(lines: list[str]) -> int:
 def exercise_text(solution_md: Path) -> str:
     """The exercise notebook made from a solution notebook, as MyST text.
 
-    Each answer region becomes one stub line at the indentation of its ``# BEGIN SOLUTION`` marker.
+    Each answer region becomes one stub line at the indentation of its ``# BEGIN SOLUTION`` marker,
+    and the title "NN · Solutions: …" becomes "NN · Exercises: …".
     """
     text = solution_md.read_text()
     lines = text.splitlines(keepends=True)
@@ -161,7 +165,7 @@ def exercise_text(solution_md: Path) -> str:
         out.append(f"{indent}{STUB}\n")
         cursor = region.end
     out.extend(lines[cursor:])
-    return "".join(out)
+    return _SOLUTION_TITLE.sub(r"\1Exercises: ", "".join(out), count=1)
 
 
 def generate_exercises(root: Path) -> list[Path]:

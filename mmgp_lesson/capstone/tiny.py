@@ -23,6 +23,7 @@ tokenizers know:
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 from pathlib import Path
 
@@ -49,6 +50,21 @@ from transformers import (
     T5EncoderModel,
 )
 from transformers.models.smolvlm.image_processing_pil_smolvlm import SmolVLMImageProcessorPil
+
+
+class _KnownDeprecation(logging.Filter):
+    """Drops diffusers' "AmusedPipeline has been deprecated" warning, printed on every construction.
+
+    The course knows: it pins the diffusers version it tests and keeps lesson 05's plain-torch sampler
+    as the reference (AmusedPipeline lives in diffusers' ``pipelines/deprecated/``). Any other
+    diffusers warning still shows.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("The AmusedPipeline has been deprecated")
+
+
+logging.getLogger("diffusers.pipelines.pipeline_utils").addFilter(_KnownDeprecation())
 
 WORDS = tuple(
     """a an the of and in on at with to from into over under near by is are it its this that

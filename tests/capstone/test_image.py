@@ -45,7 +45,3 @@ def test_size_must_fit_the_vq_grid():
     with pytest.raises(CapstoneError, match="multiple of 4"):
         ImageStage.tiny(size=62)
 
-
-def test_compiled_uvit_draws_the_same_image(image_stage):
-    compiled = ImageStage.tiny(compile=True)
-    np.testing.assert_array_equal(pixels(compiled("a red dog", seed=1)[0]), pixels(image_stage("a red dog", seed=1)[0]))
