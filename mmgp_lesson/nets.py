@@ -9,11 +9,13 @@ every batch come from generators seeded by it, so the same call gives the same n
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
 from mmgp_lesson.paths import GaussianPath
+from mmgp_lesson.reproducible import seeded, single_thread
 from mmgp_lesson.toys import DTYPE, GaussianMixture
 
 
@@ -47,34 +49,26 @@ class TimeField(nn.Module):
         return self.net(torch.cat([x.float(), t[:, None]], dim=1)).to(x.dtype)
 
 
-def _seeded(build, seed: int):
-    """Build a module with its initial weights drawn from ``seed``, leaving the global RNG untouched."""
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        return build()
+def fit(model: nn.Module, loss_fn: Callable[[], torch.Tensor], steps: int, lr: float,
+        optimizer: type[torch.optim.Optimizer] = torch.optim.Adam, cosine: bool = True) -> list[float]:
+    r"""Minimise ``loss_fn()`` over the parameters of ``model``; returns the loss at every step.
 
-
-def _fit(model: nn.Module, loss_fn, steps: int, lr: float) -> list[float]:
-    """Adam with a cosine learning-rate decay; returns the loss at every step.
-
-    Runs on one CPU thread: for 64-wide layers splitting each product across threads costs more than it
-    saves, and on a busy 2-core machine it was measured to be over ten times slower.
+    Each step draws a fresh loss (its batch comes from the caller's seeded generator), then takes one
+    ``optimizer`` step with learning rate ``lr``, decayed as :math:`\eta_k = \tfrac{\eta}{2}(1 + \cos(\pi k / K))`
+    over the ``steps`` :math:`= K` steps when ``cosine`` is true. Runs inside :func:`single_thread`.
     """
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, max(steps, 1))
+    optimiser = optimizer(model.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, max(steps, 1)) if cosine else None
     losses = []
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with single_thread():
         for _ in range(steps):
             loss = loss_fn()
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
-            schedule.step()
+            if schedule is not None:
+                schedule.step()
             losses.append(loss.item())
-    finally:
-        torch.set_num_threads(threads)
     return losses
 
 
@@ -85,7 +79,7 @@ def train_flow_matching(path: GaussianPath, data: GaussianMixture, steps: int = 
     :math:`t \sim U(0, 1)`, :math:`x_1 \sim` ``data``, :math:`x_t = a_t x_1 + s_t \varepsilon`. The minimiser is the marginal velocity :math:`v_t`.
     """
     generator = torch.Generator().manual_seed(seed)
-    model = _seeded(lambda: TimeField(data.dim, hidden), seed)
+    model = seeded(lambda: TimeField(data.dim, hidden), seed)
 
     def loss_fn():
         x1 = data.sample(batch, generator)
@@ -95,7 +89,7 @@ def train_flow_matching(path: GaussianPath, data: GaussianMixture, steps: int = 
         target = da * x1 + ds * eps
         return ((model(xt.float(), t.float()) - target.float()) ** 2).sum(1).mean()
 
-    return model, _fit(model, loss_fn, steps, lr)
+    return model, fit(model, loss_fn, steps, lr)
 
 
 def train_denoising_score_matching(path: GaussianPath, data: GaussianMixture, steps: int = 2000, batch: int = 512,
@@ -107,7 +101,7 @@ def train_denoising_score_matching(path: GaussianPath, data: GaussianMixture, st
     its minimiser gives the marginal score (read it with :func:`learned_score`).
     """
     generator = torch.Generator().manual_seed(seed)
-    model = _seeded(lambda: TimeField(data.dim, hidden), seed)
+    model = seeded(lambda: TimeField(data.dim, hidden), seed)
 
     def loss_fn():
         x1 = data.sample(batch, generator)
@@ -115,7 +109,7 @@ def train_denoising_score_matching(path: GaussianPath, data: GaussianMixture, st
         xt, eps = path.sample(x1, t, generator)
         return ((model(xt.float(), t.float()) - eps.float()) ** 2).sum(1).mean()
 
-    return model, _fit(model, loss_fn, steps, lr)
+    return model, fit(model, loss_fn, steps, lr)
 
 
 def learned_score(model: TimeField, path: GaussianPath, t: float, x: torch.Tensor) -> torch.Tensor:
@@ -176,7 +170,7 @@ def train_vae(train: torch.Tensor, test: torch.Tensor, steps: int = 1500, batch:
     """
     generator = torch.Generator().manual_seed(seed)
     train, test = train.float(), test.float()
-    model = _seeded(lambda: TinyVAE(train.shape[1]), seed)
+    model = seeded(lambda: TinyVAE(train.shape[1]), seed)
     curve: dict[str, list[float]] = {"test_steps": [], "test": []}
     step = [0]
 
@@ -193,6 +187,6 @@ def train_vae(train: torch.Tensor, test: torch.Tensor, steps: int = 1500, batch:
         index = torch.randint(len(train), (batch,), generator=generator)
         return -model.elbo(train[index], generator).mean()
 
-    curve["train"] = [-loss for loss in _fit(model, loss_fn, steps, lr)]
+    curve["train"] = [-loss for loss in fit(model, loss_fn, steps, lr)]
     evaluate()
     return model, curve
