@@ -74,9 +74,9 @@ def fit(model: nn.Module, loss_fn: Callable[[], torch.Tensor], steps: int, lr: f
 
 def train_flow_matching(path: GaussianPath, data: GaussianMixture, steps: int = 2000, batch: int = 512,
                         hidden: int = 64, lr: float = 3e-3, seed: int = 0) -> tuple[TimeField, list[float]]:
-    r"""Fit :math:`v_\theta` by conditional flow matching: minimise :math:`\mathbb E\,\lVert v_\theta(x_t, t) - (a_t' x_1 + s_t' \varepsilon)\rVert^2`.
+    r"""Fit :math:`v_\theta` by conditional flow matching: minimise :math:`\mathbb E\,\lVert v_\theta(x_t, t) - (\alpha_t' x_1 + \sigma_t' \varepsilon)\rVert^2`.
 
-    :math:`t \sim U(0, 1)`, :math:`x_1 \sim` ``data``, :math:`x_t = a_t x_1 + s_t \varepsilon`. The minimiser is the marginal velocity :math:`v_t`.
+    :math:`t \sim U(0, 1)`, :math:`x_1 \sim` ``data``, :math:`x_t = \alpha_t x_1 + \sigma_t \varepsilon`. The minimiser is the marginal velocity :math:`v_t`.
     """
     generator = torch.Generator().manual_seed(seed)
     model = seeded(lambda: TimeField(data.dim, hidden), seed)
@@ -85,8 +85,8 @@ def train_flow_matching(path: GaussianPath, data: GaussianMixture, steps: int = 
         x1 = data.sample(batch, generator)
         t = torch.rand(batch, dtype=DTYPE, generator=generator)
         xt, eps = path.sample(x1, t, generator)
-        _, _, da, ds = path.coefficients(t[:, None])
-        target = da * x1 + ds * eps
+        _, _, d_alpha, d_sigma = path.coefficients(t[:, None])
+        target = d_alpha * x1 + d_sigma * eps
         return ((model(xt.float(), t.float()) - target.float()) ** 2).sum(1).mean()
 
     return model, fit(model, loss_fn, steps, lr)
@@ -94,10 +94,10 @@ def train_flow_matching(path: GaussianPath, data: GaussianMixture, steps: int = 
 
 def train_denoising_score_matching(path: GaussianPath, data: GaussianMixture, steps: int = 2000, batch: int = 512,
                                    hidden: int = 64, lr: float = 3e-3, seed: int = 0) -> tuple[TimeField, list[float]]:
-    r"""Fit a noise predictor :math:`\hat\varepsilon_\theta` by denoising score matching with weight :math:`s_t^2`.
+    r"""Fit a noise predictor :math:`\hat\varepsilon_\theta` by denoising score matching with weight :math:`\sigma_t^2`.
 
     The loss :math:`\mathbb E\,\lVert \hat\varepsilon_\theta(x_t, t) - \varepsilon\rVert^2` equals
-    :math:`\mathbb E\, s_t^2 \lVert s_\theta - \nabla \log p_t(x_t \mid x_1)\rVert^2` for :math:`s_\theta = -\hat\varepsilon_\theta / s_t`;
+    :math:`\mathbb E\, \sigma_t^2 \lVert s_\theta - \nabla \log p_t(x_t \mid x_1)\rVert^2` for :math:`s_\theta = -\hat\varepsilon_\theta / \sigma_t`;
     its minimiser gives the marginal score (read it with :func:`learned_score`).
     """
     generator = torch.Generator().manual_seed(seed)
@@ -113,10 +113,10 @@ def train_denoising_score_matching(path: GaussianPath, data: GaussianMixture, st
 
 
 def learned_score(model: TimeField, path: GaussianPath, t: float, x: torch.Tensor) -> torch.Tensor:
-    r"""The score a denoising-score-matching noise predictor implies: :math:`s_\theta(x, t) = -\hat\varepsilon_\theta(x, t) / s_t`."""
-    _, s, _, _ = path.coefficients(torch.as_tensor(t, dtype=DTYPE))
+    r"""The score a denoising-score-matching noise predictor implies: :math:`s_\theta(x, t) = -\hat\varepsilon_\theta(x, t) / \sigma_t`."""
+    _, sigma, _, _ = path.coefficients(torch.as_tensor(t, dtype=DTYPE))
     with torch.no_grad():
-        return -model(x, t) / s
+        return -model(x, t) / sigma
 
 
 class TinyVAE(nn.Module):
