@@ -2,6 +2,7 @@
 #   make test   — unit tests, every notebook through nbval, exercises, the book and the browser check
 #   make book   — execute the lessons and build the HTML site (book/_build/html)
 #   make lab    — JupyterLab with the course's environment; .md notebooks open as notebooks
+#   make mutants — the planted-bug suite: every catalogued bug must fail its unit tests and its lesson
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -10,7 +11,7 @@ STAMP := $(VENV)/.installed
 SITE := book/_build/html
 export PYTHONHASHSEED := 0
 
-.PHONY: test book lab exercises pair browser constraints clean
+.PHONY: test book lab exercises pair browser constraints clean mutants
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +42,11 @@ book: $(STAMP) $(ASSETS)/.copied
 # The book is built first: its browser check (tests/test_site.py) runs with the rest of the suite.
 test: $(STAMP) browser book
 	$(BIN)/python -m pytest tests --nbval-lax --nbval-current-env --nbval-cell-timeout=300 notebooks solutions
+
+# The planted-bug suite (not part of `make test`): each bug of mutants/catalogue.py in a copy of the package,
+# against its unit tests and its lesson; prints the table, writes benchmarks/results/mutants.json.
+mutants: $(STAMP)
+	$(BIN)/python -m mutants.run
 
 # lab/overrides.json makes JupyterLab open the .md lessons as notebooks (through jupytext).
 lab: $(STAMP)
