@@ -181,9 +181,11 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.perf_counter() - start
     print()
     print(markdown_table(rows, seconds))
+    print("\nbaseline (unmodified package): " + ", ".join(f"{name} {result['seconds']} s" for name, result in baseline.items()))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     report = {"seconds": round(seconds, 1), "python": sys.version.split()[0],
-              "lesson_seconds": {name: result["seconds"] for name, result in baseline.items()},
+              "lesson_seconds": {name: result["seconds"] for name, result in baseline.items() if name != "unit tests"},
+              "unit_test_seconds": baseline["unit tests"]["seconds"],
               "caught": sum(row["caught_by_tests"] and row["caught_by_lesson"] for row in rows), "total": len(rows), "mutants": rows}
     args.json.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
     print(f"wrote {args.json}")
