@@ -72,11 +72,13 @@ def fit(model: nn.Module, loss_fn: Callable[[], torch.Tensor], steps: int, lr: f
     return losses
 
 
-def train_flow_matching(path: GaussianPath, data: GaussianMixture, steps: int = 2000, batch: int = 512,
-                        hidden: int = 64, lr: float = 3e-3, seed: int = 0) -> tuple[TimeField, list[float]]:
-    r"""Fit :math:`v_\theta` by conditional flow matching: minimise :math:`\mathbb E\,\lVert v_\theta(x_t, t) - (\alpha_t' x_1 + \sigma_t' \varepsilon)\rVert^2`.
+def _fit_on_path(path: GaussianPath, data: GaussianMixture, target, steps: int, batch: int, hidden: int, lr: float,
+                 seed: int) -> tuple[TimeField, list[float]]:
+    r"""Least squares on the path: minimise :math:`\mathbb E\,\lVert f_\theta(x_t, t) - \text{target}(x_1, t, \varepsilon)\rVert^2`.
 
-    :math:`t \sim U(0, 1)`, :math:`x_1 \sim` ``data``, :math:`x_t = \alpha_t x_1 + \sigma_t \varepsilon`. The minimiser is the marginal velocity :math:`v_t`.
+    Each step draws ``batch`` fresh :math:`x_1 \sim` ``data``, :math:`t \sim U(0, 1)` and
+    :math:`x_t = \alpha_t x_1 + \sigma_t \varepsilon`; the minimiser over all functions is
+    :math:`\mathbb E[\text{target} \mid x_t, t]`.
     """
     generator = torch.Generator().manual_seed(seed)
     model = seeded(lambda: TimeField(data.dim, hidden), seed)
@@ -85,11 +87,23 @@ def train_flow_matching(path: GaussianPath, data: GaussianMixture, steps: int = 
         x1 = data.sample(batch, generator)
         t = torch.rand(batch, dtype=DTYPE, generator=generator)
         xt, eps = path.sample(x1, t, generator)
-        _, _, d_alpha, d_sigma = path.coefficients(t[:, None])
-        target = d_alpha * x1 + d_sigma * eps
-        return ((model(xt.float(), t.float()) - target.float()) ** 2).sum(1).mean()
+        return ((model(xt.float(), t.float()) - target(x1, t, eps).float()) ** 2).sum(1).mean()
 
     return model, fit(model, loss_fn, steps, lr)
+
+
+def train_flow_matching(path: GaussianPath, data: GaussianMixture, steps: int = 2000, batch: int = 512,
+                        hidden: int = 64, lr: float = 3e-3, seed: int = 0) -> tuple[TimeField, list[float]]:
+    r"""Fit :math:`v_\theta` by conditional flow matching: minimise :math:`\mathbb E\,\lVert v_\theta(x_t, t) - (\alpha_t' x_1 + \sigma_t' \varepsilon)\rVert^2`.
+
+    :math:`t \sim U(0, 1)`, :math:`x_1 \sim` ``data``, :math:`x_t = \alpha_t x_1 + \sigma_t \varepsilon`. The minimiser is the marginal velocity :math:`v_t`.
+    """
+
+    def conditional_velocity(x1, t, eps):
+        _, _, d_alpha, d_sigma = path.coefficients(t[:, None])
+        return d_alpha * x1 + d_sigma * eps
+
+    return _fit_on_path(path, data, conditional_velocity, steps, batch, hidden, lr, seed)
 
 
 def train_denoising_score_matching(path: GaussianPath, data: GaussianMixture, steps: int = 2000, batch: int = 512,
@@ -100,16 +114,12 @@ def train_denoising_score_matching(path: GaussianPath, data: GaussianMixture, st
     :math:`\mathbb E\, \sigma_t^2 \lVert s_\theta - \nabla \log p_t(x_t \mid x_1)\rVert^2` for :math:`s_\theta = -\hat\varepsilon_\theta / \sigma_t`;
     its minimiser gives the marginal score (read it with :func:`learned_score`).
     """
-    generator = torch.Generator().manual_seed(seed)
-    model = seeded(lambda: TimeField(data.dim, hidden), seed)
+    return _fit_on_path(path, data, _noise, steps, batch, hidden, lr, seed)
 
-    def loss_fn():
-        x1 = data.sample(batch, generator)
-        t = torch.rand(batch, dtype=DTYPE, generator=generator)
-        xt, eps = path.sample(x1, t, generator)
-        return ((model(xt.float(), t.float()) - eps.float()) ** 2).sum(1).mean()
 
-    return model, fit(model, loss_fn, steps, lr)
+def _noise(x1: torch.Tensor, t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """The denoising target: the noise :math:`\varepsilon` itself."""
+    return eps
 
 
 def learned_score(model: TimeField, path: GaussianPath, t: float, x: torch.Tensor) -> torch.Tensor:

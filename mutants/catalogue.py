@@ -95,7 +95,7 @@ MUTANTS: list[Mutant] = [
        "return torch.logsumexp(log_weights, dim=0)", ["tests/test_latent.py"], L01),
     # nets
     _m("flow-matching target sign of σ' ε", "nets", "target α' x₁ - σ' ε",
-       "nets.py", "target = d_alpha * x1 + d_sigma * eps", "target = d_alpha * x1 - d_sigma * eps", ["tests/test_nets.py"], L02),
+       "nets.py", "return d_alpha * x1 + d_sigma * eps", "return d_alpha * x1 - d_sigma * eps", ["tests/test_nets.py"], L02),
     _m("learned score sign", "nets", "s_θ = +ε̂/σ",
        "nets.py", "return -model(x, t) / sigma", "return model(x, t) / sigma", ["tests/test_nets.py"], L02),
     _m("VAE KL sign of log σ", "nets", "KL ½Σ(μ² + σ² - 1 + 2 log σ)",

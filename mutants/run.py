@@ -11,8 +11,9 @@ unmodified copy (the baseline): each must pass, or a "caught" would mean nothing
 gives each lesson's execution time. The result is a Markdown table on stdout (bug, the first failing
 unit test, the first failing lesson cell and the section it belongs to) and a JSON file.
 
-Usage: ``python -m mutants.run [--only NAME ...] [--json PATH]``; ``make mutants`` runs all of them.
-Exit status 0 only when every bug is caught by both its tests and its lesson.
+Usage: ``python -m mutants.run [--only NAME ...] [--json PATH]``; ``make mutants`` runs all of them. With
+``--only`` the named bugs are rerun and their rows replaced in an existing JSON report (the others are kept).
+Exit status 0 only when every bug run is caught by both its tests and its lesson.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def run_pytest(arguments: list[str], workdir: Path) -> dict:
         output, status = done.stdout + done.stderr, done.returncode
     except subprocess.TimeoutExpired:
         output, status = f"timed out after {TIMEOUT_S} s", -1
-    failed = re.findall(r"^FAILED (\S+(?: \d+)?)", output, flags=re.MULTILINE)  # nbval ids end "::Cell N"
+    failed = re.findall(r"^(?:FAILED|ERROR) (\S+(?: \d+)?)", output, flags=re.MULTILINE)  # nbval ids end "::Cell N"
     return {"status": status, "failed": failed[0] if failed else None, "seconds": round(time.perf_counter() - start, 1),
             "tail": output.strip().splitlines()[-1] if output.strip() else ""}
 
@@ -179,17 +180,27 @@ def main(argv: list[str] | None = None) -> int:
                   f"lesson {'caught' if row['caught_by_lesson'] else 'MISSED'} ({row['lesson_cell']})", flush=True)
         fresh_package(workdir)
     seconds = time.perf_counter() - start
-    print()
-    print(markdown_table(rows, seconds))
-    print("\nbaseline (unmodified package): " + ", ".join(f"{name} {result['seconds']} s" for name, result in baseline.items()))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     report = {"seconds": round(seconds, 1), "python": sys.version.split()[0],
               "lesson_seconds": {name: result["seconds"] for name, result in baseline.items() if name != "unit tests"},
-              "unit_test_seconds": baseline["unit tests"]["seconds"],
-              "caught": sum(row["caught_by_tests"] and row["caught_by_lesson"] for row in rows), "total": len(rows), "mutants": rows}
+              "unit_test_seconds": baseline["unit tests"]["seconds"], "mutants": rows}
+    if args.only and args.json.is_file():  # a partial run updates its rows of the last full report
+        previous = json.loads(args.json.read_text())
+        rerun = {row["name"] for row in rows}
+        kept = [row for row in previous["mutants"] if row["name"] not in rerun]
+        order = [mutant.name for mutant in MUTANTS]
+        merged = sorted(kept + rows, key=lambda row: order.index(row["name"]) if row["name"] in order else len(order))
+        report = {**previous, "mutants": merged, "last_partial_run": {"names": sorted(rerun), "seconds": round(seconds, 1)}}
+    report["caught"] = sum(row["caught_by_tests"] and row["caught_by_lesson"] for row in report["mutants"])
+    report["total"] = len(report["mutants"])
+    print()
+    print(markdown_table(report["mutants"], report["seconds"]))
+    if "last_partial_run" in report:
+        print(f"(rows of {', '.join(report['last_partial_run']['names'])} rerun just now, in {report['last_partial_run']['seconds']:.0f} s)")
+    print("\nbaseline (unmodified package): " + ", ".join(f"{name} {result['seconds']} s" for name, result in baseline.items()))
     args.json.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
-    print(f"wrote {args.json}")
-    return 0 if report["caught"] == report["total"] else 1
+    print(f"wrote {args.json} ({report['caught']} of {report['total']} caught by both)")
+    return 0 if all(row["caught_by_tests"] and row["caught_by_lesson"] for row in rows) else 1
 
 
 if __name__ == "__main__":
