@@ -66,7 +66,7 @@ def unapplicable(mutants: list[Mutant], package: Path) -> list[str]:
 def run_pytest(arguments: list[str], workdir: Path) -> dict:
     """``pytest -x`` in ``workdir`` with its package copy first on the path; returns status, first failure, seconds."""
     environment = {**os.environ, "PYTHONPATH": str(workdir), "PYTHONHASHSEED": "0"}
-    command = [sys.executable, "-m", "pytest", "-x", "-q", "-rf", "-p", "no:cacheprovider", *arguments]
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-rfE", "-p", "no:cacheprovider", *arguments]
     start = time.perf_counter()
     try:
         done = subprocess.run(command, cwd=workdir, env=environment, capture_output=True, text=True, timeout=TIMEOUT_S)
