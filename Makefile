@@ -3,6 +3,7 @@
 #   make book   — execute the lessons and build the HTML site (book/_build/html); SOLUTIONS=no for a class site
 #   make format — ruff format the package and every notebook's code cells
 #   make lab    — JupyterLab with the course's environment; .md notebooks open as notebooks
+#   make mutants — the planted-bug suite: every catalogued bug must fail its unit tests and its lesson
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -11,7 +12,7 @@ STAMP := $(VENV)/.installed
 SITE := book/_build/html
 export PYTHONHASHSEED := 0
 
-.PHONY: test book lab exercises pair format system browser constraints clean
+.PHONY: test book lab exercises pair format system browser constraints clean mutants
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +65,11 @@ test: $(STAMP) system $(ASSETS)/.copied
 format: $(STAMP)
 	$(BIN)/jupytext --quiet --pipe-fmt py:percent --pipe "$(BIN)/ruff format -" notebooks/*.md solutions/*.md
 	$(BIN)/mmgp-lesson exercises
+
+# The planted-bug suite (not part of `make test`): each bug of mutants/catalogue.py in a copy of the package,
+# against its unit tests and its lesson; prints the table, writes benchmarks/results/mutants.json.
+mutants: $(STAMP)
+	$(BIN)/python -m mutants.run
 
 # lab/overrides.json makes JupyterLab open the .md lessons as notebooks (through jupytext).
 lab: $(STAMP)

@@ -38,14 +38,17 @@ LICENCES = {
     },
     "video": {
         "id": MODEL_IDS["video"],
-        "licence": "Lightricks' own LTX-Video licence (card field 'other'; the first 0.9 release was OpenRAIL-M)",
+        "licence": "other: Lightricks' own terms, in the repository's License.txt",
         "card": f"https://huggingface.co/{MODEL_IDS['video']}",
     },
 }
 """Each checkpoint's licence as the ``license`` field of its Hugging Face model card states it.
 
-Written from the cards, which cannot be fetched where the course is built: check the card of the
-revision you download (LTX-Video's terms changed between releases).
+Cited facts, not measurements: the cards cannot be fetched where the course is built. SmolVLM2's card
+says ``apache-2.0`` and aMUSEd's ``openrail++``; LTX-Video's says ``other`` and ships its terms as
+``License.txt`` in the model repository (seen on the card's page, huggingface.co/Lightricks/LTX-Video).
+Check the card of the revision you download before you build on it: LTX-Video's terms have changed
+between releases.
 """
 
 

@@ -26,7 +26,8 @@ from collections.abc import Callable
 
 import torch
 
-from mmgp_lesson.nets import TimeField, _fit, _seeded
+from mmgp_lesson.nets import TimeField, fit
+from mmgp_lesson.reproducible import seeded
 
 Velocity = Callable[[torch.Tensor, float], torch.Tensor]
 
@@ -69,7 +70,7 @@ def train_reflow(z0: torch.Tensor, z1: torch.Tensor, steps: int = 1500, batch: i
     end point of a flow started at ``z0``). Returns the field and the loss at every step.
     """
     generator = torch.Generator().manual_seed(seed)
-    model = _seeded(lambda: TimeField(z0.shape[1], hidden), seed)
+    model = seeded(lambda: TimeField(z0.shape[1], hidden), seed)
     z0, z1 = z0.float(), z1.float()
 
     def loss_fn():
@@ -78,7 +79,7 @@ def train_reflow(z0: torch.Tensor, z1: torch.Tensor, steps: int = 1500, batch: i
         zt = t * z1[index] + (1 - t) * z0[index]
         return ((model(zt, t[:, 0]) - (z1[index] - z0[index])) ** 2).sum(1).mean()
 
-    return model, _fit(model, loss_fn, steps, lr)
+    return model, fit(model, loss_fn, steps, lr)
 
 
 def is_valid_frame_count(frames: int, temporal: int = LTX_TEMPORAL_COMPRESSION) -> bool:

@@ -23,7 +23,6 @@ The data are scikit-learn's 8x8 digits (bundled with scikit-learn, no download),
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -31,22 +30,13 @@ from sklearn.datasets import load_digits
 from torch import nn
 from torch.nn import functional as F
 
+from mmgp_lesson.nets import fit
+from mmgp_lesson.reproducible import seeded, single_thread
+
 PATCH = 2
 """Side of the pixel patch one token stands for: an 8x8 digit becomes a 4x4 token grid."""
 GRID = 8 // PATCH
 TOKENS = GRID * GRID
-
-
-@contextmanager
-def single_thread():
-    """Run torch on one thread inside the block: for models this small, a second thread costs more
-    than it saves (on a loaded 2-core machine, thirty times more)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def load_digit_images() -> tuple[torch.Tensor, torch.Tensor]:
@@ -155,19 +145,12 @@ class PatchVQAutoencoder(nn.Module):
 def train_vq(images: torch.Tensor, steps: int = 300, batch: int = 256, lr: float = 1e-2, seed: int = 0) -> PatchVQAutoencoder:
     """Train a :class:`PatchVQAutoencoder` on ``images``; codes start at encoded patches (k-means style init)."""
     generator = torch.Generator().manual_seed(seed)
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        model = PatchVQAutoencoder()
+    model = seeded(PatchVQAutoencoder, seed)
     with torch.no_grad():  # start each code at a random encoded patch, so that no code starts unused
         z_e = model.encoder(to_patches(images)).reshape(-1, model.quantizer.codebook.shape[1])
         model.quantizer.codebook.copy_(z_e[torch.randperm(len(z_e), generator=generator)[: model.codes]])
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
-    with single_thread():
-        for _ in range(steps):
-            loss = model.loss(images[torch.randint(len(images), (batch,), generator=generator)])
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
+    fit(model, lambda: model.loss(images[torch.randint(len(images), (batch,), generator=generator)]), steps, lr,
+        cosine=False)
     return model
 
 
@@ -230,9 +213,7 @@ class MaskedTokenModel(nn.Module):
 
 def untrained_model(codes: int, seed: int = 0) -> MaskedTokenModel:
     """A :class:`MaskedTokenModel` with its initial random weights drawn from ``seed``."""
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        return MaskedTokenModel(codes)
+    return seeded(lambda: MaskedTokenModel(codes), seed)
 
 
 def train_masked_model(tokens: torch.Tensor, codes: int, steps: int = 200, batch: int = 64, lr: float = 2e-3,
@@ -244,19 +225,13 @@ def train_masked_model(tokens: torch.Tensor, codes: int, steps: int = 200, batch
     """
     generator = torch.Generator().manual_seed(seed)
     model = untrained_model(codes, seed)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=lr)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, steps)
-    losses = []
-    with single_thread():
-        for _ in range(steps):
-            clean = tokens[torch.randint(len(tokens), (batch,), generator=generator)]
-            corrupted, mask = mask_tokens(clean, model.mask_id, generator)
-            loss = F.cross_entropy(model(corrupted)[mask], clean[mask])
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            losses.append(loss.item())
+
+    def loss_fn() -> torch.Tensor:
+        clean = tokens[torch.randint(len(tokens), (batch,), generator=generator)]
+        corrupted, mask = mask_tokens(clean, model.mask_id, generator)
+        return F.cross_entropy(model(corrupted)[mask], clean[mask])
+
+    losses = fit(model, loss_fn, steps, lr, optimizer=torch.optim.AdamW)
     return model.eval(), losses
 
 
@@ -306,16 +281,3 @@ def unmask_sample(model, count: int, steps: int, generator: torch.Generator, tem
             if history:
                 grids.append(tokens.clone())
     return (tokens, grids) if history else tokens
-
-
-def amused_256_on_meta() -> dict[str, nn.Module]:
-    """The three networks of ``amused/amused-256`` at their published sizes, on the meta device (no memory).
-
-    They are the capstone's full-size configurations (:func:`mmgp_lesson.capstone.realsize.real_size_amused`,
-    whose docstring gives the sources) built under ``torch.device("meta")``: only shapes, so counting is instant.
-    """
-    from mmgp_lesson.capstone.realsize import real_size_amused
-
-    with torch.device("meta"):
-        pipe = real_size_amused()
-    return {"U-ViT (transformer)": pipe.transformer, "VQ-GAN (vqvae)": pipe.vqvae, "CLIP-L/14 text encoder": pipe.text_encoder}

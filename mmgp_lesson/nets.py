@@ -9,11 +9,13 @@ every batch come from generators seeded by it, so the same call gives the same n
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
 from mmgp_lesson.paths import GaussianPath
+from mmgp_lesson.reproducible import seeded, single_thread
 from mmgp_lesson.toys import DTYPE, GaussianMixture
 
 
@@ -47,82 +49,84 @@ class TimeField(nn.Module):
         return self.net(torch.cat([x.float(), t[:, None]], dim=1)).to(x.dtype)
 
 
-def _seeded(build, seed: int):
-    """Build a module with its initial weights drawn from ``seed``, leaving the global RNG untouched."""
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        return build()
+def fit(model: nn.Module, loss_fn: Callable[[], torch.Tensor], steps: int, lr: float,
+        optimizer: type[torch.optim.Optimizer] = torch.optim.Adam, cosine: bool = True) -> list[float]:
+    r"""Minimise ``loss_fn()`` over the parameters of ``model``; returns the loss at every step.
 
-
-def _fit(model: nn.Module, loss_fn, steps: int, lr: float) -> list[float]:
-    """Adam with a cosine learning-rate decay; returns the loss at every step.
-
-    Runs on one CPU thread: for 64-wide layers splitting each product across threads costs more than it
-    saves, and on a busy 2-core machine it was measured to be over ten times slower.
+    Each step draws a fresh loss (its batch comes from the caller's seeded generator), then takes one
+    ``optimizer`` step with learning rate ``lr``, decayed as :math:`\eta_k = \tfrac{\eta}{2}(1 + \cos(\pi k / K))`
+    over the ``steps`` :math:`= K` steps when ``cosine`` is true. Runs inside :func:`single_thread`.
     """
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, max(steps, 1))
+    optimiser = optimizer(model.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, max(steps, 1)) if cosine else None
     losses = []
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with single_thread():
         for _ in range(steps):
             loss = loss_fn()
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
-            schedule.step()
+            if schedule is not None:
+                schedule.step()
             losses.append(loss.item())
-    finally:
-        torch.set_num_threads(threads)
     return losses
+
+
+def _fit_on_path(path: GaussianPath, data: GaussianMixture, target, steps: int, batch: int, hidden: int, lr: float,
+                 seed: int) -> tuple[TimeField, list[float]]:
+    r"""Least squares on the path: minimise :math:`\mathbb E\,\lVert f_\theta(x_t, t) - \text{target}(x_1, t, \varepsilon)\rVert^2`.
+
+    Each step draws ``batch`` fresh :math:`x_1 \sim` ``data``, :math:`t \sim U(0, 1)` and
+    :math:`x_t = \alpha_t x_1 + \sigma_t \varepsilon`; the minimiser over all functions is
+    :math:`\mathbb E[\text{target} \mid x_t, t]`.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    model = seeded(lambda: TimeField(data.dim, hidden), seed)
+
+    def loss_fn():
+        x1 = data.sample(batch, generator)
+        t = torch.rand(batch, dtype=DTYPE, generator=generator)
+        xt, eps = path.sample(x1, t, generator)
+        return ((model(xt.float(), t.float()) - target(x1, t, eps).float()) ** 2).sum(1).mean()
+
+    return model, fit(model, loss_fn, steps, lr)
 
 
 def train_flow_matching(path: GaussianPath, data: GaussianMixture, steps: int = 2000, batch: int = 512,
                         hidden: int = 64, lr: float = 3e-3, seed: int = 0) -> tuple[TimeField, list[float]]:
-    r"""Fit :math:`v_\theta` by conditional flow matching: minimise :math:`\mathbb E\,\lVert v_\theta(x_t, t) - (a_t' x_1 + s_t' \varepsilon)\rVert^2`.
+    r"""Fit :math:`v_\theta` by conditional flow matching: minimise :math:`\mathbb E\,\lVert v_\theta(x_t, t) - (\alpha_t' x_1 + \sigma_t' \varepsilon)\rVert^2`.
 
-    :math:`t \sim U(0, 1)`, :math:`x_1 \sim` ``data``, :math:`x_t = a_t x_1 + s_t \varepsilon`. The minimiser is the marginal velocity :math:`v_t`.
+    :math:`t \sim U(0, 1)`, :math:`x_1 \sim` ``data``, :math:`x_t = \alpha_t x_1 + \sigma_t \varepsilon`. The minimiser is the marginal velocity :math:`v_t`.
     """
-    generator = torch.Generator().manual_seed(seed)
-    model = _seeded(lambda: TimeField(data.dim, hidden), seed)
 
-    def loss_fn():
-        x1 = data.sample(batch, generator)
-        t = torch.rand(batch, dtype=DTYPE, generator=generator)
-        xt, eps = path.sample(x1, t, generator)
-        _, _, da, ds = path.coefficients(t[:, None])
-        target = da * x1 + ds * eps
-        return ((model(xt.float(), t.float()) - target.float()) ** 2).sum(1).mean()
+    def conditional_velocity(x1, t, eps):
+        _, _, d_alpha, d_sigma = path.coefficients(t[:, None])
+        return d_alpha * x1 + d_sigma * eps
 
-    return model, _fit(model, loss_fn, steps, lr)
+    return _fit_on_path(path, data, conditional_velocity, steps, batch, hidden, lr, seed)
 
 
 def train_denoising_score_matching(path: GaussianPath, data: GaussianMixture, steps: int = 2000, batch: int = 512,
                                    hidden: int = 64, lr: float = 3e-3, seed: int = 0) -> tuple[TimeField, list[float]]:
-    r"""Fit a noise predictor :math:`\hat\varepsilon_\theta` by denoising score matching with weight :math:`s_t^2`.
+    r"""Fit a noise predictor :math:`\hat\varepsilon_\theta` by denoising score matching with weight :math:`\sigma_t^2`.
 
     The loss :math:`\mathbb E\,\lVert \hat\varepsilon_\theta(x_t, t) - \varepsilon\rVert^2` equals
-    :math:`\mathbb E\, s_t^2 \lVert s_\theta - \nabla \log p_t(x_t \mid x_1)\rVert^2` for :math:`s_\theta = -\hat\varepsilon_\theta / s_t`;
+    :math:`\mathbb E\, \sigma_t^2 \lVert s_\theta - \nabla \log p_t(x_t \mid x_1)\rVert^2` for :math:`s_\theta = -\hat\varepsilon_\theta / \sigma_t`;
     its minimiser gives the marginal score (read it with :func:`learned_score`).
     """
-    generator = torch.Generator().manual_seed(seed)
-    model = _seeded(lambda: TimeField(data.dim, hidden), seed)
+    return _fit_on_path(path, data, _noise, steps, batch, hidden, lr, seed)
 
-    def loss_fn():
-        x1 = data.sample(batch, generator)
-        t = torch.rand(batch, dtype=DTYPE, generator=generator)
-        xt, eps = path.sample(x1, t, generator)
-        return ((model(xt.float(), t.float()) - eps.float()) ** 2).sum(1).mean()
 
-    return model, _fit(model, loss_fn, steps, lr)
+def _noise(x1: torch.Tensor, t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """The denoising target: the noise :math:`\varepsilon` itself."""
+    return eps
 
 
 def learned_score(model: TimeField, path: GaussianPath, t: float, x: torch.Tensor) -> torch.Tensor:
-    r"""The score a denoising-score-matching noise predictor implies: :math:`s_\theta(x, t) = -\hat\varepsilon_\theta(x, t) / s_t`."""
-    _, s, _, _ = path.coefficients(torch.as_tensor(t, dtype=DTYPE))
+    r"""The score a denoising-score-matching noise predictor implies: :math:`s_\theta(x, t) = -\hat\varepsilon_\theta(x, t) / \sigma_t`."""
+    _, sigma, _, _ = path.coefficients(torch.as_tensor(t, dtype=DTYPE))
     with torch.no_grad():
-        return -model(x, t) / s
+        return -model(x, t) / sigma
 
 
 class TinyVAE(nn.Module):
@@ -176,7 +180,7 @@ def train_vae(train: torch.Tensor, test: torch.Tensor, steps: int = 1500, batch:
     """
     generator = torch.Generator().manual_seed(seed)
     train, test = train.float(), test.float()
-    model = _seeded(lambda: TinyVAE(train.shape[1]), seed)
+    model = seeded(lambda: TinyVAE(train.shape[1]), seed)
     curve: dict[str, list[float]] = {"test_steps": [], "test": []}
     step = [0]
 
@@ -193,6 +197,6 @@ def train_vae(train: torch.Tensor, test: torch.Tensor, steps: int = 1500, batch:
         index = torch.randint(len(train), (batch,), generator=generator)
         return -model.elbo(train[index], generator).mean()
 
-    curve["train"] = [-loss for loss in _fit(model, loss_fn, steps, lr)]
+    curve["train"] = [-loss for loss in fit(model, loss_fn, steps, lr)]
     evaluate()
     return model, curve

@@ -17,18 +17,11 @@ from typing import Callable
 
 import torch
 
-from mmgp_lesson.toys import GaussianMixture
+from mmgp_lesson.toys import GaussianMixture, gaussian_convolution
 
 Field = Callable[[torch.Tensor, float], torch.Tensor]
 Score = Callable[[torch.Tensor], torch.Tensor]
 LogProb = Callable[[torch.Tensor], torch.Tensor]
-
-
-def gaussian_convolution(mixture: GaussianMixture, scale: float, variance: float) -> GaussianMixture:
-    r"""The law of :math:`a X + \sigma Z`, :math:`X \sim` ``mixture``, :math:`Z \sim \mathcal N(0, I)`:
-    component :math:`\mathcal N(\mu_k, \Sigma_k)` becomes :math:`\mathcal N(a \mu_k, a^2 \Sigma_k + \sigma^2 I)`."""
-    eye = torch.eye(mixture.dim, dtype=mixture.means.dtype)
-    return GaussianMixture(mixture.weights, scale * mixture.means, scale**2 * mixture.covariances + variance * eye)
 
 
 class VPSDE:
@@ -50,10 +43,13 @@ class VPSDE:
         r""":math:`\beta(t) = \beta_0 + (\beta_1 - \beta_0)\, t / T`."""
         return self.beta_min + (self.beta_max - self.beta_min) * t / self.horizon
 
+    def beta_integral(self, t):
+        r""":math:`B(t) = \int_0^t \beta = \beta_0 t + (\beta_1 - \beta_0)\, t^2 / 2T`; ``t`` a float or a tensor."""
+        return self.beta_min * t + (self.beta_max - self.beta_min) * t**2 / (2 * self.horizon)
+
     def alpha(self, t: float) -> float:
         r""":math:`\alpha_t = \exp(-\tfrac12 \int_0^t \beta)`: the factor by which the mean shrinks."""
-        integral = self.beta_min * t + (self.beta_max - self.beta_min) * t**2 / (2 * self.horizon)
-        return math.exp(-0.5 * integral)
+        return math.exp(-0.5 * self.beta_integral(t))
 
     def drift(self, x: torch.Tensor, t: float) -> torch.Tensor:
         r"""Forward drift :math:`f(x, t) = -\tfrac12 \beta(t)\, x`."""

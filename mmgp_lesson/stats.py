@@ -11,6 +11,11 @@ grows with the difference between the laws:
 Energy distance and MMD are unbiased U-statistics. "Within its sampling error" is decided by
 :func:`two_sample_test`: a permutation test, which recomputes the statistic on random relabellings of
 the pooled sample and so measures how large it gets when both samples come from one law.
+
+These omnibus tests see every kind of difference but need many points to see a small change of spread
+(a 2-D energy test with 1000 points per sample misses a 20% wider mode about one time in three). Where a
+reference density :math:`p` is known, :func:`log_density_z_test` adds a sharp check: a cloud too wide has
+a lower mean log-density :math:`\mathbb E \log p(X)`, one too narrow a higher one.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy.stats import norm
 
 STATISTICS = ("energy", "mmd", "sliced_wasserstein")
 
@@ -162,4 +168,25 @@ def two_sample_test(x: torch.Tensor, y: torch.Tensor, generator: torch.Generator
         null_std=null.std().item(),
         threshold=torch.quantile(null, 1 - level).item(),
         p_value=((null >= value).sum().item() + 1) / (permutations + 1),
+    )
+
+
+def log_density_z_test(x: torch.Tensor, y: torch.Tensor, log_prob, level: float = 0.01) -> TwoSampleTest:
+    r"""Welch z-test of :math:`\mathbb E \log p(X) = \mathbb E \log p(Y)` for a reference log-density ``log_prob``.
+
+    With :math:`a_i = \log p(x_i)`, :math:`b_j = \log p(y_j)`:
+    :math:`z = (\bar a - \bar b) / \sqrt{\hat\sigma_a^2 / n + \hat\sigma_b^2 / m}`, which is :math:`\mathcal N(0, 1)` for large
+    samples of one law (central limit theorem). The result reads like :func:`two_sample_test`: ``value`` is
+    :math:`|z|`, the null is :math:`|\mathcal N(0, 1)|`, ``threshold`` its ``1 - level`` quantile
+    :math:`\Phi^{-1}(1 - \text{level}/2)`, ``p_value`` :math:`2(1 - \Phi(|z|))`.
+    """
+    a, b = log_prob(x).double(), log_prob(y).double()
+    z = ((a.mean() - b.mean()) / torch.sqrt(a.var() / len(a) + b.var() / len(b))).item()
+    return TwoSampleTest(
+        statistic="log-density z",
+        value=abs(z),
+        null_mean=0.0,
+        null_std=1.0,
+        threshold=float(norm.ppf(1 - level / 2)),
+        p_value=float(2 * norm.sf(abs(z))),
     )

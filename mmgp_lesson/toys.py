@@ -67,6 +67,14 @@ class GaussianMixture:
         return self.means[index] + torch.einsum("nij,nj->ni", self._cholesky[index], noise)
 
 
+def gaussian_convolution(mixture: GaussianMixture, scale: float, variance: float) -> GaussianMixture:
+    r"""The law of :math:`\alpha X + \sigma Z`, :math:`X \sim` ``mixture``, :math:`Z \sim \mathcal N(0, I)` independent,
+    for ``scale`` :math:`= \alpha` and ``variance`` :math:`= \sigma^2`: component :math:`\mathcal N(\mu_k, \Sigma_k)` becomes
+    :math:`\mathcal N(\alpha \mu_k, \alpha^2 \Sigma_k + \sigma^2 I)` (the marginal of every Gaussian path and of the VP SDE)."""
+    eye = torch.eye(mixture.dim, dtype=DTYPE)
+    return GaussianMixture(mixture.weights, scale * mixture.means, scale**2 * mixture.covariances + variance * eye)
+
+
 class DoubleWell:
     r"""The 1-D or separable d-D double-well energy :math:`E(x) = h\,(x_1^2 - 1)^2 + \tfrac12 \sum_{i>1} x_i^2`.
 

@@ -7,10 +7,10 @@ import pytest
 import torch
 from scipy import integrate
 
-from mmgp_lesson.sde import (VPSDE, annealed_langevin, divergence, euler, euler_maruyama, gaussian_convolution, heun,
-                             log_density_by_divergence, mala, time_grid, ula)
-from mmgp_lesson.stats import two_sample_test
-from mmgp_lesson.toys import DTYPE, DoubleWell, GaussianMixture, sample_double_well
+from mmgp_lesson.sde import (VPSDE, annealed_langevin, divergence, euler, euler_maruyama, heun, log_density_by_divergence,
+                             mala, time_grid, ula)
+from mmgp_lesson.stats import log_density_z_test, two_sample_test
+from mmgp_lesson.toys import DTYPE, DoubleWell, GaussianMixture, gaussian_convolution, sample_double_well
 
 
 @pytest.fixture
@@ -102,8 +102,9 @@ def test_reverse_sde_and_pf_ode_carry_the_prior_to_the_data(mixture):
     reverse_sde = euler_maruyama(sde.reverse_drift(score), sde.diffusion, start, time_grid(1.0, 0.0, 500), generator)
     reverse_ode = heun(sde.probability_flow(score), start, time_grid(1.0, 0.0, 200))
     data = mixture.sample(1000, generator)
-    assert two_sample_test(reverse_sde, data, generator).within_sampling_error
-    assert two_sample_test(reverse_ode, data, generator).within_sampling_error
+    for cloud in (reverse_sde, reverse_ode):  # the omnibus test, and the sharp test of spread (lesson 03 measures both powers)
+        assert two_sample_test(cloud, data, generator).within_sampling_error
+        assert log_density_z_test(cloud, data, mixture.log_prob).within_sampling_error
     wrong = euler_maruyama(sde.probability_flow(score), sde.diffusion, start, time_grid(1.0, 0.0, 500), generator)
     assert not two_sample_test(wrong, data, generator).within_sampling_error  # PF drift + noise is not a sampler
 
@@ -160,6 +161,20 @@ def test_annealed_langevin_samples_a_mixture(mixture):
     score = lambda x, sigma: gaussian_convolution(mixture, 1.0, sigma**2).score(x)
     x = annealed_langevin(score, levels, 4 * torch.randn(1000, 2, dtype=DTYPE, generator=generator), 100, 0.002, generator)
     assert two_sample_test(x, mixture.sample(1000, generator), generator).within_sampling_error
+
+
+def test_annealed_langevin_step_grows_like_sigma_squared():
+    # With a zero score each ULA step only adds N(0, 2η I), so after n steps per level the variance is
+    # 2n Σ_σ η_σ with η_σ = ε σ²/σ_min²: for levels (2, 1) and ε = 1e-3 that is 2n·ε·(4 + 1) = 10nε. A step
+    # proportional to σ instead (η_σ = ε σ/σ_min) would give 2n·ε·(2 + 1) = 6nε, 40% less.
+    levels, steps, eps, count = [2.0, 1.0], 50, 1e-3, 200_000
+    x = annealed_langevin(_zero_score, levels, torch.zeros(count, 1, dtype=DTYPE), steps, eps, _generator(11))
+    expected = 2 * steps * eps * sum(sigma**2 / min(levels) ** 2 for sigma in levels)
+    assert abs(x.var().item() - expected) < 5 * expected * math.sqrt(2 / count)  # 5 standard errors of a sample variance
+
+
+def _zero_score(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    return torch.zeros_like(x)
 
 
 def test_sample_double_well_matches_quadrature():

@@ -46,6 +46,17 @@ def test_samples_have_the_mixture_mean_within_five_standard_errors(mixture):
     assert abs(fraction_first - 2 / 3) < 0.02  # components are well separated; binomial s.e. 0.0015
 
 
+def test_one_component_samples_have_its_covariance_within_five_standard_errors():
+    # A single correlated component, so the sample covariance must be Σ = L Lᵀ (not Lᵀ L); each entry's
+    # standard error is estimated from the draws: sqrt(Var[(x_i - μ_i)(x_j - μ_j)] / n).
+    covariance = torch.tensor([[1.0, 0.8], [0.8, 2.0]], dtype=DTYPE)
+    component = GaussianMixture([1.0], [[0.0, 0.0]], covariance[None])
+    samples = component.sample(100_000, torch.Generator().manual_seed(5))
+    products = (samples[:, :, None] * samples[:, None, :]).reshape(len(samples), -1)
+    z = (products.mean(0) - covariance.reshape(-1)) / (products.std(0) / np.sqrt(len(samples)))
+    assert z.abs().max() < 5
+
+
 def test_sampling_is_reproducible(mixture):
     first = mixture.sample(10, torch.Generator().manual_seed(4))
     second = mixture.sample(10, torch.Generator().manual_seed(4))

@@ -24,6 +24,14 @@ def test_sample_indices_are_uniform_and_cover_the_clip(total, count):
     assert np.all(gaps >= 1) and (len(gaps) == 0 or gaps.max() - gaps.min() <= 1)
 
 
+def test_sample_indices_are_the_nearest_frames_to_even_spacing():
+    # 4 of 11 frames: the evenly spaced positions are 0, 10/3, 20/3, 10; each index is the nearest frame
+    # (|index - position| <= 1/2), which rounding gives and truncation does not (6 is 2/3 from 20/3).
+    positions = np.linspace(0, 10, 4)
+    indices = sample_indices(11, 4)
+    assert indices.tolist() == [0, 3, 7, 10] and np.all(np.abs(indices - positions) <= 0.5)
+
+
 def test_read_video_samples_the_same_frames_a_full_decode_holds(sample_video):
     full = read_video(sample_video)
     sampled = read_video(sample_video, count=8)

@@ -1,0 +1,136 @@
+"""The planted bugs: each is one search/replace on one file of the package, named after the slip it makes.
+
+A bug is applied to a temporary copy of the package, never to the working tree. ``search`` must occur
+exactly once in ``file`` (a path inside ``mmgp_lesson/``): when code moves, the runner stops with a
+line naming the bug, the file and the missing text, so the entry is retargeted rather than silently
+skipped. ``tests`` are the unit-test files that exercise the code; ``lesson`` is the notebook that
+teaches it (``notebooks/<lesson>.ipynb``). Every bug must fail both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One planted bug: replace ``search`` by ``replace`` in ``mmgp_lesson/<file>``."""
+
+    name: str
+    module: str
+    description: str
+    file: str
+    search: str
+    replace: str
+    tests: tuple[str, ...]
+    lesson: str
+
+
+def _m(name, module, description, file, search, replace, tests, lesson):
+    return Mutant(name, module, description, file, search, replace, tuple(tests), lesson)
+
+
+L00, L01, L02, L03 = "00_notation", "01_elbo", "02_score_flow_duality", "03_probability_flow_ode"
+L04, L05, L06, L07, L08 = "04_langevin", "05_masked_tokens", "06_video_flow_matching", "07_video_understanding", "08_capstone"
+TOYS, PATHS, SDE, STATS = ["tests/test_toys.py"], ["tests/test_paths.py"], ["tests/test_sde.py"], ["tests/test_stats.py"]
+
+MUTANTS: list[Mutant] = [
+    # toys
+    _m("log-det missing its factor 2", "toys", "log|Σ| = Σ log diag L instead of 2 Σ log diag L",
+       "toys.py", "log_det = 2 * torch.log(", "log_det = torch.log(", TOYS, L00),
+    _m("mixture score sign flipped", "toys", "component scores +Σ⁻¹(x - μ)",
+       "toys.py", "component_scores = -torch.einsum", "component_scores = torch.einsum", TOYS, L00),
+    _m("sampler uses Lᵀ instead of L", "toys", "x = μ + Lᵀ z: covariance LᵀL ≠ Σ",
+       "toys.py", "self.means[index] + torch.einsum(\"nij,nj->ni\", self._cholesky[index], noise)",
+       "self.means[index] + torch.einsum(\"nji,nj->ni\", self._cholesky[index], noise)", TOYS, L00),
+    _m("double-well gradient 2h instead of 4h", "toys", "∂E/∂x₁ = 2h x₁(x₁² - 1)",
+       "toys.py", "grad[:, 0] = 4 * self.barrier", "grad[:, 0] = 2 * self.barrier", TOYS, L04),
+    # paths
+    _m("VP α' missing its 1/2", "paths", "α_t' = β(1-t) α_t (and σ_t' with it)",
+       "paths.py", "d_alpha = 0.5 * self.sde.beta(tau) * alpha", "d_alpha = self.sde.beta(tau) * alpha", PATHS, L02),
+    _m("conditional velocity sign of σ'/σ term", "paths", "u = α' x₁ - σ'/σ (x - α x₁)",
+       "paths.py", "return d_alpha * x1 + d_sigma / sigma * (x - alpha * x1)",
+       "return d_alpha * x1 - d_sigma / sigma * (x - alpha * x1)", PATHS, L02),
+    _m("posterior gain missing α_t", "paths", "E[x₁|x] gain Σ(α²Σ + σ²I)⁻¹ without the factor α",
+       "paths.py", "gain = alpha * data.covariances", "gain = data.covariances", PATHS, L02),
+    _m("duality formula sign of σ'", "paths", "v = (α'/α) x + σ(σ α'/α + σ') s",
+       "paths.py", "return d_alpha / alpha * x + sigma * (sigma * d_alpha / alpha - d_sigma) * score",
+       "return d_alpha / alpha * x + sigma * (sigma * d_alpha / alpha + d_sigma) * score", PATHS, L02),
+    # sde
+    _m("forward drift missing its 1/2", "sde", "f = -β x instead of -½ β x",
+       "sde.py", "return -0.5 * self.beta(t) * x", "return -self.beta(t) * x", SDE, L03),
+    _m("PF-ODE score term missing its 1/2", "sde", "v = f - g² s (the reverse-SDE drift without noise)",
+       "sde.py", "self.drift(x, t) - 0.5 * self.beta(t) * score(x, t)", "self.drift(x, t) - self.beta(t) * score(x, t)", SDE, L03),
+    _m("reverse SDE score scaled by 0.8", "sde", "reverse drift f - 0.8 g² s",
+       "sde.py", "self.drift(x, t) - self.beta(t) * score(x, t)", "self.drift(x, t) - 0.8 * self.beta(t) * score(x, t)", SDE, L03),
+    _m("alpha_t missing its 1/2", "sde", "α_t = exp(-B(t)) instead of exp(-B(t)/2)",
+       "sde.py", "return math.exp(-0.5 * self.beta_integral(t))", "return math.exp(-self.beta_integral(t))", SDE, L03),
+    _m("Euler-Maruyama noise √Δt missing", "sde", "noise g Δt z instead of g √Δt z",
+       "sde.py", "diffusion(t) * math.sqrt(abs(dt)) * noise", "diffusion(t) * abs(dt) * noise", SDE, L03),
+    _m("wrong time direction in Euler-Maruyama", "sde", "the step taken as |Δt|: a reverse grid integrates forwards",
+       "sde.py", "        dt = t_next - t\n        noise =", "        dt = abs(t_next - t)\n        noise =", SDE, L03),
+    _m("Heun corrector at the wrong time", "sde", "second slope evaluated at t instead of t + Δt",
+       "sde.py", "x = x + 0.5 * dt * (slope + field(predictor, t_next))", "x = x + 0.5 * dt * (slope + field(predictor, t))", SDE, L03),
+    _m("log-density integral sign", "sde", "log p₀ = log p₁ - ∫ ∇·v dt",
+       "sde.py", "return terminal_log_prob(x) + integral", "return terminal_log_prob(x) - integral", SDE, L03),
+    _m("ULA noise missing √2", "sde", "x + η s + √η z instead of √(2η) z",
+       "sde.py", "    scale = math.sqrt(2 * step)\n    for _ in range(steps):", "    scale = math.sqrt(step)\n    for _ in range(steps):", SDE, L04),
+    _m("MALA reverse proposal uses the old gradient", "sde", "q(x|y) centred at y + η ∇log p(x)",
+       "sde.py", "backward = ((x - proposal - step * grad_new) ** 2)", "backward = ((x - proposal - step * grad) ** 2)", SDE, L04),
+    _m("annealed Langevin step ∝ σ instead of σ²", "sde", "η_σ = ε σ/σ_min",
+       "sde.py", "step_scale * sigma**2 / smallest**2", "step_scale * sigma / smallest", SDE, L04),
+    # stats
+    _m("permutation test threshold at the wrong quantile", "stats", "threshold = null quantile at level instead of 1 - level",
+       "stats.py", "threshold=torch.quantile(null, 1 - level).item()", "threshold=torch.quantile(null, level).item()", STATS, L03),
+    _m("log-density z-test without the second variance", "stats", "s.e. √(σ_a²/n) only",
+       "stats.py", "torch.sqrt(a.var() / len(a) + b.var() / len(b))", "torch.sqrt(a.var() / len(a))", STATS, L03),
+    # latent
+    _m("posterior precision divides by σ not σ²", "latent", "S⁻¹ = I + WᵀW/σ",
+       "latent.py", "self.weight.T @ self.weight / self.noise_std**2", "self.weight.T @ self.weight / self.noise_std", ["tests/test_latent.py"], L01),
+    _m("entropy of q missing its 1/2", "latent", "H(q) = log|L| + k(1 + log 2π) instead of k/2",
+       "latent.py", "entropy = torch.log(torch.diagonal(q_scale_tril)).sum() + 0.5 * self.latent_dim",
+       "entropy = torch.log(torch.diagonal(q_scale_tril)).sum() + self.latent_dim", ["tests/test_latent.py"], L01),
+    _m("IWAE bound without log K", "latent", "log Σ w_j instead of log (1/K) Σ w_j",
+       "latent.py", "return torch.logsumexp(log_weights, dim=0) - math.log(log_weights.shape[0])",
+       "return torch.logsumexp(log_weights, dim=0)", ["tests/test_latent.py"], L01),
+    # nets
+    _m("flow-matching target sign of σ' ε", "nets", "target α' x₁ - σ' ε",
+       "nets.py", "return d_alpha * x1 + d_sigma * eps", "return d_alpha * x1 - d_sigma * eps", ["tests/test_nets.py"], L02),
+    _m("learned score sign", "nets", "s_θ = +ε̂/σ",
+       "nets.py", "return -model(x, t) / sigma", "return model(x, t) / sigma", ["tests/test_nets.py"], L02),
+    _m("VAE KL sign of log σ", "nets", "KL ½Σ(μ² + σ² - 1 + 2 log σ)",
+       "nets.py", "(2 * log_std).exp() - 1 - 2 * log_std).sum(-1)", "(2 * log_std).exp() - 1 + 2 * log_std).sum(-1)", ["tests/test_nets.py"], L01),
+    # masked tokens
+    _m("straight-through without the stop-gradient", "masked_tokens", "z_e + (z_q - z_e): the encoder gets no gradient",
+       "masked_tokens.py", "return z_e + (difference.detach() if stop_gradient else difference)", "return z_e + difference",
+       ["tests/test_masked_tokens.py"], L05),
+    _m("masking schedule sin instead of cos", "masked_tokens", "γ(r) = sin(πr/2)",
+       "masked_tokens.py", "return torch.cos(torch.as_tensor(r, dtype=torch.float32) * math.pi / 2)",
+       "return torch.sin(torch.as_tensor(r, dtype=torch.float32) * math.pi / 2)", ["tests/test_masked_tokens.py"], L05),
+    _m("unmasking re-masks the most confident", "masked_tokens", "argsort descending: keeps the least confident",
+       "masked_tokens.py", "lowest = confidence.argsort(dim=1)[:, :keep_masked]",
+       "lowest = confidence.argsort(dim=1, descending=True)[:, :keep_masked]", ["tests/test_masked_tokens.py"], L05),
+    # latent_flow (owned by the LTX work of issue 12: retarget these if the frame rule moves)
+    _m("LTX frame rule off by one", "latent_flow", "valid iff F % 8 == 0 instead of (F - 1) % 8 == 0",
+       "latent_flow.py", "return frames >= 1 and (frames - 1) % temporal == 0", "return frames >= 1 and frames % temporal == 0",
+       ["tests/test_latent_flow.py"], L06),
+    _m("LTX latent frames off by one", "latent_flow", "F' = F // 8 instead of 1 + (F - 1) // 8",
+       "latent_flow.py", "return channels, 1 + (frames - 1) // temporal,", "return channels, frames // temporal,",
+       ["tests/test_latent_flow.py"], L06),
+    _m("reflow target reversed", "latent_flow", "fits z₀ - z₁ instead of z₁ - z₀",
+       "latent_flow.py", "return ((model(zt, t[:, 0]) - (z1[index] - z0[index])) ** 2).sum(1).mean()",
+       "return ((model(zt, t[:, 0]) - (z0[index] - z1[index])) ** 2).sum(1).mean()", ["tests/test_latent_flow.py"], L06),
+    # capstone stages
+    _m("frame sampler floors instead of rounding", "capstone.media", "indices linspace(...).astype(int)",
+       "capstone/media.py", "np.linspace(0, total - 1, min(count, total)).round().astype(int)",
+       "np.linspace(0, total - 1, min(count, total)).astype(int)", ["tests/capstone/test_media.py"], L07),
+    _m("frame timestamps off by one", "capstone.media", "timestamp (index + 1)/fps",
+       "capstone/media.py", "timestamps=wanted / fps,", "timestamps=(wanted + 1) / fps,", ["tests/capstone/test_media.py"], L07),
+    _m("video shape check off by one", "capstone.settings", "frames must be 8k instead of 8k + 1",
+       "capstone/settings.py", "if frames < 1 or frames > MAX_FRAMES or (frames - 1) % 8:",
+       "if frames < 1 or frames > MAX_FRAMES or frames % 8:", ["tests/capstone/test_video.py"], L08),
+    _m("video stage asks for one frame less", "capstone.video", "num_frames = frames - 1",
+       "capstone/video.py", "num_frames=self.frames,", "num_frames=self.frames - 1,", ["tests/capstone/test_video.py"], L08),
+    _m("image stage passes half the size", "capstone.image", "height = size // 2",
+       "capstone/image.py", "height=self.size,", "height=self.size // 2,", ["tests/capstone/test_image.py"], L08),
+]
