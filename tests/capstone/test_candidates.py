@@ -31,3 +31,16 @@ def test_zero_candidates_and_empty_captions_are_refused(image_stage, understand)
         best_of_n(image_stage, understand, CAPTION, 0)
     with pytest.raises(CapstoneError, match="empty"):
         caption_scores(understand, image_stage(CAPTION), "  ")
+
+
+def test_run_with_candidates_records_every_score_in_the_manifest(sample_video, tmp_path, capsys):
+    import json
+
+    from mmgp_lesson.cli import main
+
+    status = main(["run", str(sample_video), "--out", str(tmp_path), "--mode", "tiny", "--frames", "9", "--candidates", "3"])
+    capsys.readouterr()
+    assert status == 0
+    record = json.loads((tmp_path / "manifest.json").read_text())["image"]["candidates"]
+    assert record["count"] == 3 and len(record["scores"]) == 3
+    assert record["kept"] == max(range(3), key=record["scores"].__getitem__)
