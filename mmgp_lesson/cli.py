@@ -134,6 +134,7 @@ def _generation_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompt", help="draw the image and video from this text instead of the caption")
     parser.add_argument("--static-cache", action="store_true", help="generate the caption with a static KV cache")
     parser.add_argument("--compile", action="store_true", help="torch.compile the aMUSEd U-ViT")
+    parser.add_argument("--candidates", type=_positive(int), default=1, help="draw N images, keep the one SmolVLM2 rates best (default 1)")
 
 
 def _run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -182,7 +183,7 @@ def _run_capstone(args, video: Path) -> int:
     if pipeline.mode == "tiny":
         torch.set_num_threads(1)  # tiny tensors: a second thread only adds synchronisation
     print(f"mode: {pipeline.mode_note}")
-    result = pipeline(video, seed=args.seed, prompt=args.prompt)
+    result = pipeline(video, seed=args.seed, prompt=args.prompt, candidates=args.candidates)
     print(f"caption: {result.caption}")
     print("seconds: " + ", ".join(f"{stage} {value:.2f}" for stage, value in result.timings.items()))
     for path in result.save(out):

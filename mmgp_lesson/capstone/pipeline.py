@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from mmgp_lesson.capstone.candidates import best_of_n
 from mmgp_lesson.capstone.errors import CapstoneError
 from mmgp_lesson.capstone.image import ImageStage
 from mmgp_lesson.capstone.media import Video, read_video, write_gif, write_mp4
@@ -171,8 +172,9 @@ class MMGPPipeline:
             ) from None
         return stages, {stage: str(folder) for stage, folder in folders.items()}
 
-    def __call__(self, video: str | Path | Video, seed: int = 0, prompt: str | None = None) -> MMGPResult:
-        """Caption ``video``, then draw an image and a clip from the caption (or from ``prompt``)."""
+    def __call__(self, video: str | Path | Video, seed: int = 0, prompt: str | None = None, candidates: int = 1) -> MMGPResult:
+        """Caption ``video``, then draw an image and a clip from the caption (or from ``prompt``); with
+        ``candidates`` > 1 the image is the best of that many, as SmolVLM2 rates them (lesson 10)."""
         if prompt is not None:
             check_prompts([prompt])
         timings = {}
@@ -188,7 +190,8 @@ class MMGPPipeline:
         prompt = caption if prompt is None else prompt
 
         start = time.perf_counter()
-        image = self.image(prompt, seed=seed)[0]
+        chosen = best_of_n(self.image, self.understand, prompt, candidates, seed) if candidates > 1 else None
+        image = chosen.image if chosen else self.image(prompt, seed=seed)[0]
         timings["image"] = time.perf_counter() - start
 
         start = time.perf_counter()
@@ -196,6 +199,8 @@ class MMGPPipeline:
         timings["video"] = time.perf_counter() - start
 
         manifest = self.manifest(clip, video, seed, caption, prompt, timings)
+        if chosen:
+            manifest["image"]["candidates"] = chosen.manifest()
         return MMGPResult(caption=caption, prompt=prompt, image=image, video=frames, timings=timings, manifest=manifest)
 
     def manifest(self, clip: Video, source, seed: int, caption: str, prompt: str, timings: dict) -> dict:

@@ -65,7 +65,7 @@ def velocity_from_score(answer) -> None:
         require(value.shape == exact.shape, f"your velocity has shape {tuple(value.shape)}; it should have the shape of x, {tuple(exact.shape)}")
         if not _close9(value, exact):
             if _close9(value, da / a * x + (s * da / a - ds) * score):
-                raise CheckFailed(f"the score term is missing a factor s_t {_where(path, t)}: it is s (s a'/a - s') ∇log p_t")
+                raise CheckFailed(f"the score term is missing a factor s = σ_t {_where(path, t)}: it is s (s a'/a - s') ∇log p_t")
             if _close9(value, da / a * x + s * (s * da / a + ds) * score):
                 raise CheckFailed(f"the sign of s' is wrong {_where(path, t)}: the bracket is (s a'/a - s')")
             if _close9(value, s * (s * da / a - ds) * score):
