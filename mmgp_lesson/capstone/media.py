@@ -3,7 +3,7 @@
 - :func:`read_video` opens an mp4/webm/gif (anything FFmpeg reads), checks it, and returns a
   :class:`Video`: every frame, or ``count`` frames sampled uniformly, each with its timestamp.
 - :func:`sample_indices` is the uniform frame sampler the understand stage relies on.
-- :func:`write_mp4` writes H.264 at 24 fps; the same frames always give the same bytes.
+- :func:`write_mp4` writes H.264 at 24 fps; the same frames give the same bytes in every process.
 - :func:`write_gif` writes a small looping GIF preview for the book.
 - :func:`make_sample_video` draws the deterministic clip ``mmgp-lesson demo`` runs on.
 
@@ -12,6 +12,7 @@ Every problem with an input file is raised as a :class:`CapstoneError` naming th
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -35,7 +36,9 @@ class Video:
     """Frames of a video clip with the time at which each was shown.
 
     ``frames`` is uint8 of shape (frames, height, width, 3), RGB; ``timestamps`` are seconds from
-    the start; ``duration`` is the whole source clip's length in seconds (``source_frames / fps``).
+    the start; ``duration`` is the whole source clip's length in seconds (``source_frames / fps``);
+    ``sha256`` is the hex SHA-256 of the file the frames were read from (``None`` for frames made
+    in memory).
     """
 
     frames: np.ndarray
@@ -43,6 +46,7 @@ class Video:
     fps: float
     duration: float
     source_frames: int
+    sha256: str | None = None
 
 
 def _looks_like_video(path: Path) -> str | None:
@@ -117,6 +121,7 @@ def read_video(path: str | Path, count: int | None = None, max_side: int = MAX_S
         fps=fps,
         duration=total / fps,
         source_frames=total,
+        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
     )
 
 
@@ -144,11 +149,29 @@ def as_uint8(frames: np.ndarray) -> np.ndarray:
     return (np.clip(frames, 0.0, 1.0) * 255.0).round().astype(np.uint8)
 
 
+def _x264_instruction_sets() -> str:
+    """x264's ``asm`` option: "auto", except on CPUs with AVX-512, where x264 is held to AVX2.
+
+    x264's AVX-512 kernels make its output depend on memory it never wrote: with the same
+    yuv420p planes (hashed identical), 5 processes that had run the LTX stage first wrote 5
+    different MP4s, while with the AVX-512 kernels off (``asm=AVX2``, or ``asm=0``) every process
+    wrote one file, the same one a fresh process writes. Valgrind (which runs x264's AVX2 kernels)
+    finds no read of uninitialised memory in x264. The AVX2 kernels are as fast here; plain C
+    (``asm=0``) is about 3x slower. Every AVX-512 CPU has AVX2, so the cap is always safe.
+    """
+    try:
+        flags = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:  # not Linux: no AVX-512 check possible, keep x264's own choice
+        return "auto"
+    return "AVX2" if " avx512f" in flags else "auto"
+
+
 def write_mp4(frames: np.ndarray, path: str | Path, fps: int = 24) -> Path:
     """Write frames (frames, height, width, 3) as an H.264 MP4 at ``fps``; return the path.
 
     H.264 in yuv420p needs even sides, so an odd last row/column is dropped. The encoder runs
-    single-threaded with fixed settings, so the same frames give a byte-identical file.
+    single-threaded with fixed settings and without x264's AVX-512 kernels
+    (:func:`_x264_instruction_sets`), so the same frames give a byte-identical file in every process.
     """
     frames = as_uint8(frames)
     height, width = frames.shape[1] - frames.shape[1] % 2, frames.shape[2] - frames.shape[2] % 2
@@ -156,7 +179,7 @@ def write_mp4(frames: np.ndarray, path: str | Path, fps: int = 24) -> Path:
         stream = container.add_stream("libx264", rate=Fraction(fps))
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.codec_context.thread_count = 1
-        stream.options = {"crf": "18", "preset": "medium"}
+        stream.options = {"crf": "18", "preset": "medium", "x264-params": f"asm={_x264_instruction_sets()}"}
         for array in frames[:, :height, :width]:
             container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(array), format="rgb24")))
         container.mux(stream.encode())

@@ -44,21 +44,28 @@ class MMGPResult:
     timings: dict[str, float]
     manifest: dict = field(repr=False)
 
-    def save(self, folder: str | Path) -> list[Path]:
-        """Write ``caption.txt``, ``image.png``, ``video.mp4``, ``preview.gif`` and ``manifest.json``.
+    def save(self, folder: str | Path, extra: dict | None = None) -> list[Path]:
+        """Write ``caption.txt``, ``image.png``, ``video.mp4``, ``preview.gif``, ``manifest.json``
+        and ``timings.json`` (plus ``extra`` files: name -> writer of a temporary path).
 
-        All files are written under temporary names first and moved into place together.
+        Every file but ``timings.json`` is a function of the input, the settings and the seed alone,
+        so ``manifest.json`` holds the manifest without its ``seconds``; those are measurements and
+        go to ``timings.json``. All files are written under temporary names first and moved into
+        place together.
         """
         folder = prepare_output_folder(folder)
         fps = self.manifest["video"]["fps"]
+        record = {key: value for key, value in self.manifest.items() if key != "seconds"}
         return write_all(
             folder,
             {
+                **(extra or {}),
                 "caption.txt": lambda path: path.write_text(self.caption + "\n"),
                 "image.png": lambda path: self.image.save(path, format="PNG"),
                 "video.mp4": lambda path: write_mp4(self.video, path, fps=fps),
                 "preview.gif": lambda path: write_gif(self.video, path),
-                "manifest.json": json_writer(self.manifest),
+                "manifest.json": json_writer(record),
+                "timings.json": json_writer({"seconds": self.manifest["seconds"]}),
             },
         )
 
@@ -206,6 +213,8 @@ class MMGPPipeline:
             "device": str(self.understand.model.device),
             "seed": seed,
             "input": str(source) if not isinstance(source, Video) else "(in-memory clip)",
+            "input_sha256": clip.sha256,
+            "package": {"mmgp-lesson": version("mmgp-lesson")},
             "models": {stage: {"id": MODEL_IDS[stage], "weights": self.sources[stage]} for stage in MODEL_IDS},
             "understand": {
                 "frames_sampled": int(len(clip.frames)),
