@@ -20,6 +20,7 @@ import numpy as np
 
 from mmgp_lesson.capstone.media import Video, write_gif, write_mp4
 from mmgp_lesson.capstone.weights import MODEL_IDS
+from mmgp_lesson.ltx_shape import is_valid_frame_count, is_valid_side
 
 STAGES = ("read", "understand", "image", "video")
 """The timed stages of one ``MMGPPipeline`` call, in the order they run."""
@@ -119,11 +120,11 @@ def manifest_problems(manifest: dict) -> list[str]:
             problems.append(f"models.{stage} must give id {model_id!r} and where its weights came from")
     video = manifest.get("video", {})
     frames = video.get("frames")
-    if not isinstance(frames, int) or frames < 1 or (frames - 1) % 8:
+    if not isinstance(frames, int) or not is_valid_frame_count(frames):
         problems.append(f"video.frames is {frames!r}, not of the form 8k + 1")
     for side in ("height", "width"):
         value = video.get(side)
-        if not isinstance(value, int) or value < 32 or value % 32:
+        if not isinstance(value, int) or not is_valid_side(value):
             problems.append(f"video.{side} is {value!r}, not a positive multiple of 32")
     seconds = manifest.get("seconds", {})
     for stage in STAGES:

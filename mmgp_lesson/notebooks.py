@@ -19,15 +19,13 @@ from pathlib import Path
 import jupytext
 import nbformat
 
+from mmgp_lesson.errors import CourseError  # raised here; mmgp_lesson.grading imports it from here too
+
 NOTEBOOK_DIRS = ("notebooks", "solutions", "exercises")
 BEGIN = "# BEGIN SOLUTION"
 END = "# END SOLUTION"
 STUB = 'raise NotImplementedError("Exercise: replace this line with your code.")'
 _MARKER = re.compile(r"^(?P<indent>\s*)# (?P<kind>BEGIN|END) SOLUTION\b")
-
-
-class CourseError(Exception):
-    """A problem with the course's own files, reported as one line naming the problem and the fix."""
 
 
 def ipynb_text(md_path: Path) -> str:

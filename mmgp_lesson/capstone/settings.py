@@ -7,11 +7,19 @@ size in a fraction of a second, with one line naming the problem and the fix.
 from __future__ import annotations
 
 from mmgp_lesson.capstone.errors import CapstoneError
+from mmgp_lesson.ltx_shape import (
+    SPATIAL_COMPRESSION,
+    TEMPORAL_COMPRESSION,
+    is_valid_frame_count,
+    is_valid_side,
+    nearest_frame_count,
+    nearest_side,
+)
 
 MAX_SIDE = 1280
 """The largest video height/width accepted (LTX-Video is trained up to 1216 pixels wide)."""
-MAX_FRAMES = 257
-"""The longest clip accepted: 8 * 32 + 1 frames, about ten seconds at 24 fps."""
+MAX_FRAMES = 32 * TEMPORAL_COMPRESSION + 1
+"""The longest clip accepted: 8 * 32 + 1 = 257 frames, about ten seconds at 24 fps."""
 MAX_STEPS = 200
 
 
@@ -24,22 +32,22 @@ def check_prompts(prompts: list[str]) -> None:
 def check_video_shape(frames: int, height: int, width: int) -> None:
     """Raise a one-line error unless ``frames = 8k + 1`` and height/width are sane multiples of 32.
 
-    LTX-Video's VAE compresses 32x32 pixels and 8 frames into one latent and keeps the first frame
-    on its own, which is where both rules come from.
+    The rule is :mod:`mmgp_lesson.ltx_shape`'s: LTX-Video's VAE compresses 32x32 pixels and 8
+    frames into one latent and keeps the first frame on its own.
     """
-    if frames < 1 or frames > MAX_FRAMES or (frames - 1) % 8:
-        nearest = max(1, min(MAX_FRAMES, 8 * round((frames - 1) / 8) + 1))
+    if not is_valid_frame_count(frames) or frames > MAX_FRAMES:
+        nearest = min(MAX_FRAMES, nearest_frame_count(frames))
         raise CapstoneError(
-            f"--frames {frames} is not 8k+1 in 1..{MAX_FRAMES} (the LTX VAE packs 8 frames per latent "
-            f"after the first); use --frames {nearest}"
+            f"--frames {frames} is not 8k+1 in 1..{MAX_FRAMES} (the LTX VAE packs {TEMPORAL_COMPRESSION} frames "
+            f"per latent after the first); use --frames {nearest}"
         )
     for name, value in (("height", height), ("width", width)):
-        if not 32 <= value <= MAX_SIDE:
-            raise CapstoneError(f"--{name} {value} is outside 32..{MAX_SIDE} pixels; pick e.g. --{name} 512")
-        if value % 32:
+        if not SPATIAL_COMPRESSION <= value <= MAX_SIDE:
+            raise CapstoneError(f"--{name} {value} is outside {SPATIAL_COMPRESSION}..{MAX_SIDE} pixels; pick e.g. --{name} 512")
+        if not is_valid_side(value):
             raise CapstoneError(
-                f"--{name} {value} is not divisible by 32 (the LTX VAE's spatial compression); "
-                f"use --{name} {max(32, 32 * round(value / 32))}"
+                f"--{name} {value} is not divisible by {SPATIAL_COMPRESSION} (the LTX VAE's spatial compression); "
+                f"use --{name} {nearest_side(value)}"
             )
 
 

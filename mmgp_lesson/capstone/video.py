@@ -2,8 +2,8 @@
 
 LTX-Video's VAE compresses 32x32 pixels and 8 frames into one latent, and keeps the first frame
 on its own: a clip must have ``8k + 1`` frames and sides that are multiples of 32.
-:func:`~mmgp_lesson.capstone.settings.check_video_shape` (importable from here too) says so
-before anything is computed.
+:func:`~mmgp_lesson.capstone.settings.check_video_shape` (the rule of :mod:`mmgp_lesson.ltx_shape`)
+says so before anything is computed.
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ from diffusers import LTXPipeline
 from mmgp_lesson.capstone.media import as_uint8
 from mmgp_lesson.capstone.settings import check_prompts, check_video_shape
 from mmgp_lesson.capstone.tiny import TINY_TEXT_LENGTH, tiny_ltx
-
-__all__ = ["VideoStage", "check_video_shape"]
 
 
 class VideoStage:

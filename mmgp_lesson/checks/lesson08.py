@@ -3,33 +3,15 @@
 from __future__ import annotations
 
 import copy
-import math
 
 from mmgp_lesson.capstone.weights import MODEL_IDS
 from mmgp_lesson.capstone_app import STAGES, timing_summary
 from mmgp_lesson.checks import CheckFailed, call_answer, passed, require
-
-# (seconds, fps) -> the fewest frames of the form 8k + 1 that last at least that long.
-_DURATIONS = ((2, 24), (5, 24), (1, 25), (0.5, 24), (10, 30), (3, 8))
-
+from mmgp_lesson.checks.lesson06 import frames_for_seconds
 
 def ltx_frames(frames_for) -> None:
-    """Exercise 08.1: ``frames_for(seconds, fps)`` is the smallest 8k + 1 >= seconds · fps (integers: exact)."""
-    for seconds, fps in _DURATIONS:
-        value = call_answer(frames_for, seconds, fps)
-        exact = 8 * math.ceil((seconds * fps - 1) / 8) + 1
-        if value == exact:
-            continue
-        case = f"for {seconds} s at {fps} fps ({seconds * fps:g} frames)"
-        require(isinstance(value, int), f"{case} return an int, not {type(value).__name__}")
-        if (value - 1) % 8:
-            if value % 8 == 0:
-                raise CheckFailed(f"{case} you return {value}, a multiple of 8: LTX-Video needs 8k + 1 (the first frame is encoded on its own)")
-            raise CheckFailed(f"{case} you return {value}, which is not of the form 8k + 1")
-        if value < seconds * fps:
-            raise CheckFailed(f"{case} your {value} frames are shorter than the clip: round k up, not down")
-        raise CheckFailed(f"{case} you return {value}, but {exact} = 8·{(exact - 1) // 8} + 1 is the smallest valid count that is long enough")
-    passed(f"frame counts right for all {len(_DURATIONS)} durations: 49 frames for 2 s at 24 fps, not 48")
+    """Exercise 08.1: lesson 06's frame rule again, checked by the same cases (one meaning of duration: F/fps)."""
+    frames_for_seconds(frames_for)
 
 
 def _runs() -> list[dict[str, float]]:
