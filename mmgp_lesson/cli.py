@@ -6,7 +6,9 @@
 - ``mmgp-lesson run VIDEO --out DIR`` — the capstone: caption a video, then draw an image and a video from it.
 - ``mmgp-lesson demo`` — ``run`` on a generated sample clip.
 
-Errors are one line on stderr and a non-zero exit status, never a traceback.
+Errors are one line on stderr and a non-zero exit status, never a traceback. This module imports only
+the standard library at the top: each subcommand imports what it needs, and ``run``/``demo`` check
+every input before torch, diffusers or transformers are imported.
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from mmgp_lesson.notebooks import CourseError
+from mmgp_lesson.errors import CourseError
+
+SEED_RANGE = (0, 2**63 - 1)
+"""Seeds accepted by ``run`` and ``demo``: what torch's CPU generator takes as a non-negative int64."""
 
 SUBCOMMANDS = {}
 
@@ -70,11 +75,32 @@ def check(args) -> int:
     return 0 if rows and all(row.passed for row in rows) else 1
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line, ``PROG: error: PROBLEM; see PROG --help``, exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
+
+
+def _seed(text: str) -> int:
+    """argparse type of ``--seed``: an integer in :data:`SEED_RANGE`."""
+    low, high = SEED_RANGE
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer; pass a whole number in {low}..2^63-1") from None
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"{text} is outside {low}..2^63-1 (torch's generator seeds); pass a smaller seed")
+    return value
+
+
 def _generation_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--mode", default="auto", help="tiny, real, or auto: real where the weights are present (default)")
+    from mmgp_lesson.capstone.settings import DEVICES, MODES
+
+    parser.add_argument("--mode", default="auto", choices=MODES, help="tiny, real, or auto: real where the weights are present (default)")
     parser.add_argument("--weights", help="a folder holding <model id>/ checkpoints (default: the Hugging Face cache)")
-    parser.add_argument("--device", help="cpu or cuda (default: cuda when a GPU is visible)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the image and video noise (default 0)")
+    parser.add_argument("--device", choices=DEVICES, help="cpu or cuda (default: cuda when a GPU is visible)")
+    parser.add_argument("--seed", type=_seed, default=0, help="seed of the image and video noise, 0..2^63-1 (default 0)")
     parser.add_argument("--frames", type=int, default=49, help="frames of the generated video, 8k+1 (default 49)")
     parser.add_argument("--height", type=int, help="video height, a multiple of 32 (default 512 real, 64 tiny)")
     parser.add_argument("--width", type=int, help="video width, a multiple of 32 (default 704 real, 64 tiny)")
@@ -96,17 +122,36 @@ def _demo_arguments(parser: argparse.ArgumentParser) -> None:
     _generation_arguments(parser)
 
 
-def _run_capstone(args, video: Path) -> int:
-    """Check every setting and the input, then build the pipeline, run it and write its files."""
-    from mmgp_lesson.capstone.media import read_video
-    from mmgp_lesson.capstone.outputs import prepare_output_folder
-    from mmgp_lesson.capstone.settings import check_prompts, check_settings
+def _silence_known_notices() -> None:
+    """Drop diffusers' "AmusedPipeline has been deprecated" warning, printed on every build (lesson 05 says so once)."""
+    import logging
+
+    class DropAmusedNotice(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            return "AmusedPipeline has been deprecated" not in record.getMessage()
+
+    logging.getLogger("diffusers.pipelines.pipeline_utils").addFilter(DropAmusedNotice())
+
+
+def _run_capstone(args, video: Path, extra: dict | None = None) -> int:
+    """Check every setting and input (nothing is created, no model library is imported), then build
+    the pipeline, run it and write its files (plus ``extra``: name -> writer, e.g. demo's sample clip)."""
+    from mmgp_lesson.capstone.outputs import check_output_folder
+    from mmgp_lesson.capstone.settings import check_device, check_prompts, check_settings
 
     check_settings(args.frames, args.height, args.width, args.image_steps, args.video_steps)
     if args.prompt is not None:
         check_prompts([args.prompt])
-    read_video(video, count=1)
-    out = prepare_output_folder(args.out)
+    check_output_folder(args.out)
+    check_device(args.device)
+
+    from mmgp_lesson.capstone.weights import resolve_checkpoints  # huggingface_hub: a few tenths of a second
+
+    checkpoints = resolve_checkpoints(args.mode, args.weights)  # real weights found and their files opened
+
+    from mmgp_lesson.capstone.media import FRAMES_SAMPLED, read_video  # PyAV and numpy
+
+    clip = read_video(video, count=FRAMES_SAMPLED)  # every frame the understand stage will see is decoded
 
     import torch  # the heavy imports wait until every input has been checked
     from diffusers.utils import logging as diffusers_logging
@@ -114,11 +159,11 @@ def _run_capstone(args, video: Path) -> int:
 
     from mmgp_lesson.capstone.pipeline import MMGPPipeline
 
+    _silence_known_notices()
     diffusers_logging.disable_progress_bar()
     transformers_logging.disable_progress_bar()
     pipeline = MMGPPipeline.build(
-        mode=args.mode,
-        weights=args.weights,
+        checkpoints=checkpoints,
         device=args.device,
         frames=args.frames,
         height=args.height,
@@ -131,10 +176,11 @@ def _run_capstone(args, video: Path) -> int:
     if pipeline.mode == "tiny":
         torch.set_num_threads(1)  # tiny tensors: a second thread only adds synchronisation
     print(f"mode: {pipeline.mode_note}")
-    result = pipeline(video, seed=args.seed, prompt=args.prompt)
+    result = pipeline(clip, seed=args.seed, prompt=args.prompt)
+    result.manifest["command"] = ["mmgp-lesson", *args.argv]
     print(f"caption: {result.caption}")
     print("seconds: " + ", ".join(f"{stage} {value:.2f}" for stage, value in result.timings.items()))
-    for path in result.save(out):
+    for path in result.save(args.out, extra=extra):
         print(f"  wrote {path}")
     return 0
 
@@ -146,16 +192,19 @@ def run(args) -> int:
 
 @subcommand("demo", "run the capstone on a generated two-second sample clip", _demo_arguments)
 def demo(args) -> int:
-    from mmgp_lesson.capstone.media import make_sample_video
-    from mmgp_lesson.capstone.outputs import prepare_output_folder
+    import shutil
+    import tempfile
 
-    sample = make_sample_video(prepare_output_folder(args.out) / "sample.mp4")
-    print(f"sample clip: {sample}")
-    return _run_capstone(args, sample)
+    from mmgp_lesson.capstone.media import make_sample_video
+
+    with tempfile.TemporaryDirectory(prefix="mmgp-demo-") as folder:  # saved with the outputs, or not at all
+        sample = make_sample_video(Path(folder) / "sample.mp4")
+        print(f"sample clip: {Path(args.out) / 'sample.mp4'}")
+        return _run_capstone(args, sample, extra={"sample.mp4": lambda path: shutil.copyfile(sample, path)})
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mmgp-lesson", description=__doc__.splitlines()[0])
+    parser = _OneLineParser(prog="mmgp-lesson", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     for name, (help, function, arguments) in SUBCOMMANDS.items():
         sub = commands.add_parser(name, help=help)
@@ -166,14 +215,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one subcommand; a :class:`CourseError` or Ctrl-C ends it with one line on stderr (exit 2 or 130)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = argv[0] if argv and not argv[0].startswith("-") else "mmgp-lesson"
     try:
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as stop:  # --help, or a usage error argparse has already printed on one line
+            return stop.code if isinstance(stop.code, int) else 2
+        args.argv = argv
         return args.handler(args)
     except CourseError as error:
-        print(f"mmgp-lesson {args.command}: error: {error}", file=sys.stderr)
+        print(f"mmgp-lesson {command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"mmgp-lesson {args.command}: interrupted", file=sys.stderr)
+        print(f"mmgp-lesson {command}: interrupted", file=sys.stderr)
         return 130
 
 

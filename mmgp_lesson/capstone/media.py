@@ -23,6 +23,8 @@ from PIL import Image
 
 from mmgp_lesson.capstone.errors import CapstoneError
 
+FRAMES_SAMPLED = 8
+"""Frames the understand stage samples from a clip (8, as in the SmolVLM2 video examples)."""
 MAX_SIDE = 4096
 """The largest frame side accepted (SmolVLM's own image processors cap images at 4096 pixels too)."""
 
@@ -37,8 +39,8 @@ class Video:
 
     ``frames`` is uint8 of shape (frames, height, width, 3), RGB; ``timestamps`` are seconds from
     the start; ``duration`` is the whole source clip's length in seconds (``source_frames / fps``);
-    ``sha256`` is the hex SHA-256 of the file the frames were read from (``None`` for frames made
-    in memory).
+    ``sha256`` and ``source`` are the hex SHA-256 and the path of the file the frames were read
+    from (``None`` for frames made in memory).
     """
 
     frames: np.ndarray
@@ -47,6 +49,7 @@ class Video:
     duration: float
     source_frames: int
     sha256: str | None = None
+    source: str | None = None
 
 
 def _looks_like_video(path: Path) -> str | None:
@@ -58,15 +61,26 @@ def _looks_like_video(path: Path) -> str | None:
     return next((kind for magic, kind in _SIGNATURES.items() if head.startswith(magic)), None)
 
 
+_READ_ERRORS = (av.FFmpegError, UnicodeDecodeError)
+"""What PyAV raises on a damaged file: FFmpeg's errors, and UnicodeDecodeError for metadata that is not UTF-8."""
+
+
+def _reason(error: Exception) -> str:
+    """The words of a read error, without FFmpeg's errno number or the repeated file name."""
+    if isinstance(error, UnicodeDecodeError):
+        return "its metadata is not valid UTF-8"
+    return getattr(error, "strerror", None) or str(error)
+
+
 def _unreadable(path: Path, error: Exception) -> CapstoneError:
     """The error for a file FFmpeg cannot read: corrupt if it starts like a video, else not a video."""
     kind = _looks_like_video(path)
     if kind is not None:
         return CapstoneError(
-            f"{path} starts like a {kind} video but is truncated or corrupt ({error}); "
+            f"{path} starts like a {kind} video but is truncated or corrupt ({_reason(error)}); "
             "re-export or re-download it"
         )
-    return CapstoneError(f"{path} is not a video file ({error}); pass an .mp4, .webm or .gif")
+    return CapstoneError(f"{path} is not a video file ({_reason(error)}); pass an .mp4, .webm or .gif")
 
 
 def sample_indices(total: int, count: int) -> np.ndarray:
@@ -87,6 +101,8 @@ def read_video(path: str | Path, count: int | None = None, max_side: int = MAX_S
     divided by the stream's frame rate (24 fps is assumed when the file states none).
     """
     path = Path(path)
+    if path.is_dir():
+        raise CapstoneError(f"{path} is a folder, not a video file; pass the path of one .mp4, .webm or .gif")
     if not path.is_file():
         raise CapstoneError(f"{path}: no such file; check the path to the input video")
     try:
@@ -97,7 +113,7 @@ def read_video(path: str | Path, count: int | None = None, max_side: int = MAX_S
             width, height = stream.codec_context.width, stream.codec_context.height
             rate = stream.average_rate or stream.guessed_rate
             total = sum(1 for packet in container.demux(stream) if packet.size > 0)
-    except av.FFmpegError as error:
+    except _READ_ERRORS as error:
         raise _unreadable(path, error) from None
     if total == 0:
         raise CapstoneError(f"{path} contains zero video frames; pass a clip with at least one frame")
@@ -122,6 +138,7 @@ def read_video(path: str | Path, count: int | None = None, max_side: int = MAX_S
         duration=total / fps,
         source_frames=total,
         sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        source=str(path),
     )
 
 
@@ -135,7 +152,7 @@ def _decode(path: Path, wanted: set[int]) -> dict[int, np.ndarray]:
                     frames[index] = frame.to_ndarray(format="rgb24")
                 if index >= last:
                     break
-    except av.FFmpegError as error:
+    except _READ_ERRORS as error:
         if not frames:
             raise _unreadable(path, error) from None
     return frames

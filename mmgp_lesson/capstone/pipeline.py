@@ -19,17 +19,17 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from safetensors import SafetensorError
 
 from mmgp_lesson.capstone.errors import CapstoneError
 from mmgp_lesson.capstone.image import ImageStage
 from mmgp_lesson.capstone.media import Video, read_video, write_gif, write_mp4
 from mmgp_lesson.capstone.outputs import json_writer, prepare_output_folder, write_all
-from mmgp_lesson.capstone.settings import check_prompts
+from mmgp_lesson.capstone.settings import check_device, check_prompts
 from mmgp_lesson.capstone.understand import UnderstandStage
 from mmgp_lesson.capstone.video import VideoStage
-from mmgp_lesson.capstone.weights import MODEL_IDS, locate, missing_weights_message
+from mmgp_lesson.capstone.weights import MODEL_IDS, Checkpoints, resolve_checkpoints
 
-MODES = ("auto", "tiny", "real")
 LIBRARIES = ("torch", "diffusers", "transformers", "tokenizers", "av", "pillow", "numpy")
 
 
@@ -117,6 +117,7 @@ class MMGPPipeline:
         video_steps: int | None = None,
         static_cache: bool = False,
         compile: bool = False,
+        checkpoints: Checkpoints | None = None,
     ) -> "MMGPPipeline":
         """Build the three stages in ``mode`` ("auto", "tiny" or "real").
 
@@ -125,27 +126,19 @@ class MMGPPipeline:
         runs in float32 on CPU and bfloat16 on CUDA (aMUSEd in float16, its VQ-GAN in float32);
         tiny mode always runs on the CPU in float32.
         ``static_cache`` and ``compile`` switch on the speed options the benchmark compares.
+        ``checkpoints`` is :func:`~mmgp_lesson.capstone.weights.resolve_checkpoints`'s answer when the
+        caller has already asked (the CLI does, before importing torch); ``mode`` and ``weights`` are
+        then not looked at.
         """
-        if mode not in MODES:
-            raise CapstoneError(f"--mode {mode} is not one of {', '.join(MODES)}; pick one of them")
+        checkpoints = checkpoints or resolve_checkpoints(mode, weights)
+        check_device(device)
         device = device or default_device()
-        if device not in ("cpu", "cuda"):
-            raise CapstoneError(f"--device {device} is not cpu or cuda; pick one of them")
         if device == "cuda" and not torch.cuda.is_available():
             raise CapstoneError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu")
-        folders = locate(weights) if mode != "tiny" else {}
-        found = bool(folders) and all(folders.values())
-        if mode == "real" and not found:
-            raise missing_weights_message(folders, weights)
-        real = mode == "real" or (mode == "auto" and found)
-        note = "real weights" if real else "tiny random weights"
-        if mode == "auto":
-            missing = ", ".join(MODEL_IDS[stage] for stage, folder in folders.items() if folder is None)
-            note += " (all three checkpoints found)" if real else f" (not found: {missing}; --mode real says how to get them)"
         video_options = {"frames": frames, "height": height, "width": width, "steps": video_steps}
         video_options = {name: value for name, value in video_options.items() if value is not None}
-        if real:
-            stages, sources = cls._real_stages(folders, device, video_options, image_steps, static_cache, compile)
+        if checkpoints.real:
+            stages, sources = cls._real_stages(checkpoints.folders, device, video_options, image_steps, static_cache, compile)
         else:
             stages = (
                 UnderstandStage.tiny(static_cache=static_cache),
@@ -153,7 +146,7 @@ class MMGPPipeline:
                 VideoStage.tiny(**video_options),
             )
             sources = {stage: "tiny random weights (seed 0)" for stage in MODEL_IDS}
-        return cls(*stages, mode="real" if real else "tiny", sources=sources, mode_note=note)
+        return cls(*stages, mode="real" if checkpoints.real else "tiny", sources=sources, mode_note=checkpoints.note)
 
     @staticmethod
     def _real_stages(folders, device, video_options, image_steps, static_cache, compile):
@@ -171,7 +164,7 @@ class MMGPPipeline:
                     folders["video"], device, torch.bfloat16 if half else torch.float32, **video_options
                 ),
             )
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, SafetensorError) as error:
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise CapstoneError(
                 f"could not load the real checkpoints ({first_line}); re-download them with hf download"
@@ -202,17 +195,17 @@ class MMGPPipeline:
         frames = self.video(prompt, seed=seed)
         timings["video"] = time.perf_counter() - start
 
-        manifest = self.manifest(clip, video, seed, caption, prompt, timings)
+        manifest = self.manifest(clip, seed, caption, prompt, timings)
         return MMGPResult(caption=caption, prompt=prompt, image=image, video=frames, timings=timings, manifest=manifest)
 
-    def manifest(self, clip: Video, source, seed: int, caption: str, prompt: str, timings: dict) -> dict:
+    def manifest(self, clip: Video, seed: int, caption: str, prompt: str, timings: dict) -> dict:
         """The record of a run: everything needed to reproduce it, and how long each stage took."""
         return {
             "mode": self.mode,
             "mode_note": self.mode_note,
             "device": str(self.understand.model.device),
             "seed": seed,
-            "input": str(source) if not isinstance(source, Video) else "(in-memory clip)",
+            "input": clip.source or "(in-memory clip)",
             "input_sha256": clip.sha256,
             "package": {"mmgp-lesson": version("mmgp-lesson")},
             "models": {stage: {"id": MODEL_IDS[stage], "weights": self.sources[stage]} for stage in MODEL_IDS},

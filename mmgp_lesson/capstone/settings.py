@@ -6,6 +6,9 @@ size in a fraction of a second, with one line naming the problem and the fix.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 from mmgp_lesson.capstone.errors import CapstoneError
 from mmgp_lesson.ltx_shape import (
     SPATIAL_COMPRESSION,
@@ -21,6 +24,9 @@ MAX_SIDE = 1280
 MAX_FRAMES = 32 * TEMPORAL_COMPRESSION + 1
 """The longest clip accepted: 8 * 32 + 1 = 257 frames, about ten seconds at 24 fps."""
 MAX_STEPS = 200
+MODES = ("auto", "tiny", "real")
+"""``tiny``: tiny random models; ``real``: the published checkpoints; ``auto``: real where all three are found."""
+DEVICES = ("cpu", "cuda")
 
 
 def check_prompts(prompts: list[str]) -> None:
@@ -57,3 +63,14 @@ def check_settings(frames: int, height: int | None, width: int | None, image_ste
     for name, steps in (("--image-steps", image_steps), ("--video-steps", video_steps)):
         if steps is not None and not 1 <= steps <= MAX_STEPS:
             raise CapstoneError(f"{name} {steps} is outside 1..{MAX_STEPS}; the defaults are 12 (image) and 50 (video)")
+
+
+def check_device(device: str | None) -> None:
+    """Refuse ``--device cuda`` at once on a Linux machine with no NVIDIA driver loaded (no torch import needed).
+
+    ``None`` (choose automatically) and ``cpu`` always pass; elsewhere the pipeline's build asks torch.
+    """
+    if device not in (None, *DEVICES):
+        raise CapstoneError(f"--device {device} is not cpu or cuda; pick one of them")
+    if device == "cuda" and sys.platform.startswith("linux") and not Path("/proc/driver/nvidia/version").exists():
+        raise CapstoneError("--device cuda was asked for but no NVIDIA driver is loaded on this machine; use --device cpu")

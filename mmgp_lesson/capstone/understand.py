@@ -18,7 +18,7 @@ from transformers import AutoTokenizer, SmolVLMForConditionalGeneration
 from transformers.models.smolvlm.image_processing_pil_smolvlm import SmolVLMImageProcessorPil
 
 from mmgp_lesson.capstone.errors import CapstoneError
-from mmgp_lesson.capstone.media import Video
+from mmgp_lesson.capstone.media import FRAMES_SAMPLED, Video
 from mmgp_lesson.capstone.tiny import tiny_smolvlm
 
 QUESTION = "Describe this video in one sentence."
@@ -78,7 +78,7 @@ class UnderstandStage:
         model: SmolVLMForConditionalGeneration,
         image_processor: SmolVLMImageProcessorPil,
         tokenizer,
-        frames: int = 8,
+        frames: int = FRAMES_SAMPLED,
         max_new_tokens: int = 64,
         static_cache: bool = False,
     ):
