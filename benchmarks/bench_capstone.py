@@ -121,7 +121,7 @@ def bench_understand(stage: UnderstandStage, clip, size: str, device: str, repea
     base = measure(direct, repeats, device)
     rows = [row(size, device, "understand", "direct generate", base, base, new_tokens=tokens)]
     rows.append(row(size, device, "understand", "stage", measure(lambda: stage(clip), repeats, device), base))
-    static = UnderstandStage(stage.model, stage.image_processor, stage.tokenizer, stage.frames, stage.max_new_tokens, True)
+    static = UnderstandStage(stage.model, stage.image_processor, stage.tokenizer, stage.sampling, stage.max_new_tokens, True)
     rows.append(row(size, device, "understand", "stage, static KV cache", measure(lambda: static(clip), repeats, device), base))
     return rows
 

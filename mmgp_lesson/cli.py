@@ -149,9 +149,11 @@ def _run_capstone(args, video: Path, extra: dict | None = None) -> int:
 
     checkpoints = resolve_checkpoints(args.mode, args.weights)  # real weights found and their files opened
 
-    from mmgp_lesson.capstone.media import FRAMES_SAMPLED, read_video  # PyAV and numpy
+    from mmgp_lesson.capstone.media import TINY_SAMPLING, read_video  # PyAV and numpy
+    from mmgp_lesson.capstone.weights import frame_sampling
 
-    clip = read_video(video, count=FRAMES_SAMPLED)  # every frame the understand stage will see is decoded
+    sampling = frame_sampling(checkpoints.folders["understand"]) if checkpoints.real else TINY_SAMPLING
+    clip = read_video(video, sampling=sampling)  # every frame the understand stage will see is decoded
 
     import torch  # the heavy imports wait until every input has been checked
     from diffusers.utils import logging as diffusers_logging

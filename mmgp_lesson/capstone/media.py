@@ -2,7 +2,8 @@
 
 - :func:`read_video` opens an mp4/webm/gif (anything FFmpeg reads), checks it, and returns a
   :class:`Video`: every frame, or ``count`` frames sampled uniformly, each with its timestamp.
-- :func:`sample_indices` is the uniform frame sampler the understand stage relies on.
+- :class:`FrameSampling` is SmolVLM2's video sampling rule (frames per second, a frame cap, skipped
+  edges), the one the understand stage uses; :func:`sample_indices` is the plain uniform sampler.
 - :func:`write_mp4` writes H.264 at 24 fps; the same frames give the same bytes in every process.
 - :func:`write_gif` writes a small looping GIF preview for the book.
 - :func:`make_sample_video` draws the deterministic clip ``mmgp-lesson demo`` runs on.
@@ -23,8 +24,49 @@ from PIL import Image
 
 from mmgp_lesson.capstone.errors import CapstoneError
 
-FRAMES_SAMPLED = 8
-"""Frames the understand stage samples from a clip (8, as in the SmolVLM2 video examples)."""
+
+@dataclass(frozen=True)
+class FrameSampling:
+    """Which frames of a clip SmolVLM2 sees, following ``SmolVLMVideoProcessor.sample_frames`` (transformers).
+
+    For a clip of :math:`T` frames at ``video_fps`` (duration :math:`D = T/\text{video\_fps}`):
+
+    1. :math:`n = \min(\operatorname{round}(\text{fps} \cdot D), \text{max\_frames})`, at least 1
+       (Python's ``round``: halves go to the even neighbour, 2.5 -> 2);
+    2. the first and last ``skip_secs`` seconds are left out when
+       :math:`D - 2\,\text{skip\_secs} > \text{max\_frames} \cdot \text{fps}` (the processor's own test, as written
+       there): from frame :math:`\lfloor \text{skip\_secs} \cdot \text{video\_fps} \rfloor` to
+       :math:`\lfloor T - \text{skip\_secs} \cdot \text{video\_fps} \rfloor` (at most :math:`T - 1`),
+       or the whole clip if that range is empty;
+    3. :math:`n` indices evenly spaced over that range, rounded *down* (numpy ``linspace`` with an
+       integer dtype), repeats dropped.
+
+    Written from the processor's documented steps; ``tests/capstone/test_media.py`` checks
+    hand-computed cases.
+    """
+
+    fps: float
+    max_frames: int
+    skip_secs: float = 1.0
+
+    def indices(self, total: int, video_fps: float) -> np.ndarray:
+        """The sampled frame indices of a clip of ``total`` frames shown at ``video_fps``."""
+        if total < 1:
+            raise CapstoneError("cannot sample frames of an empty video; pass a clip with at least one frame")
+        duration = total / video_fps
+        count = max(1, min(round(self.fps * duration), self.max_frames))
+        start, end = 0, total - 1
+        if self.skip_secs > 0 and duration - 2 * self.skip_secs > self.max_frames * self.fps:
+            start, end = int(self.skip_secs * video_fps), min(total - 1, int(total - self.skip_secs * video_fps))
+        if start >= end:
+            start, end = 0, total - 1
+        return np.unique(np.floor(np.linspace(start, end, count)).astype(int))
+
+
+SMOLVLM2_SAMPLING = FrameSampling(fps=1.0, max_frames=64, skip_secs=1.0)
+"""The sampling SmolVLM2's processor applies when its checkpoint states none: 1 frame per second, at most 64."""
+TINY_SAMPLING = FrameSampling(fps=4.0, max_frames=8, skip_secs=1.0)
+"""The tiny understand stage's: 4 frames per second, at most 8 (the 2-second demo clip gives 8 frames)."""
 MAX_SIDE = 4096
 """The largest frame side accepted (SmolVLM's own image processors cap images at 4096 pixels too)."""
 
@@ -93,8 +135,10 @@ def sample_indices(total: int, count: int) -> np.ndarray:
     return np.unique(np.linspace(0, total - 1, min(count, total)).round().astype(int))
 
 
-def read_video(path: str | Path, count: int | None = None, max_side: int = MAX_SIDE) -> Video:
-    """Read a video file into RGB frames; with ``count``, keep only ``count`` uniformly sampled frames.
+def read_video(path: str | Path, count: int | None = None, max_side: int = MAX_SIDE,
+               sampling: FrameSampling | None = None) -> Video:
+    """Read a video file into RGB frames; keep only the frames ``sampling`` picks, or with ``count``
+    only ``count`` uniformly sampled ones (:func:`sample_indices`).
 
     The file is demuxed once to count its frames (no decoding), then decoded keeping only the
     sampled ones, so a long clip never sits in memory whole. A frame's timestamp is its index
@@ -123,7 +167,10 @@ def read_video(path: str | Path, count: int | None = None, max_side: int = MAX_S
             f"scale it down first, e.g. ffmpeg -i {path.name} -vf scale=640:-2 small.mp4"
         )
     fps = float(rate) if rate else 24.0
-    wanted = sample_indices(total, count) if count is not None else np.arange(total)
+    if sampling is not None:
+        wanted = sampling.indices(total, fps)
+    else:
+        wanted = sample_indices(total, count) if count is not None else np.arange(total)
     frames = _decode(path, set(wanted.tolist()))
     if len(frames) < len(wanted):
         missing = sorted(set(wanted.tolist()) - set(frames))

@@ -10,6 +10,7 @@ checkpoints are present and tiny otherwise, and says why in :attr:`MMGPPipeline.
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 import time
 from dataclasses import dataclass, field
@@ -177,7 +178,7 @@ class MMGPPipeline:
             check_prompts([prompt])
         timings = {}
         start = time.perf_counter()
-        clip = video if isinstance(video, Video) else read_video(video, count=self.understand.frames)
+        clip = video if isinstance(video, Video) else read_video(video, sampling=self.understand.sampling)
         timings["read"] = time.perf_counter() - start
 
         start = time.perf_counter()
@@ -211,6 +212,7 @@ class MMGPPipeline:
             "models": {stage: {"id": MODEL_IDS[stage], "weights": self.sources[stage]} for stage in MODEL_IDS},
             "understand": {
                 "frames_sampled": int(len(clip.frames)),
+                "sampling": dataclasses.asdict(self.understand.sampling),
                 "timestamps_s": [round(float(second), 3) for second in clip.timestamps],
                 "max_new_tokens": self.understand.max_new_tokens,
                 "static_cache": self.understand.static_cache,

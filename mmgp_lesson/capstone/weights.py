@@ -125,3 +125,17 @@ def resolve_checkpoints(mode: str = "auto", weights: str | Path | None = None) -
         return Checkpoints(real=True, folders=folders, note=note)
     missing = ", ".join(MODEL_IDS[stage] for stage, folder in folders.items() if folder is None)
     return Checkpoints(real=False, folders=folders, note=f"tiny random weights (not found: {missing}; --mode real says how to get them)")
+
+
+def frame_sampling(folder: Path):
+    """The :class:`~mmgp_lesson.capstone.media.FrameSampling` a SmolVLM2 checkpoint states (``video_sampling``
+    in its processor configs), else SmolVLM2's default."""
+    from mmgp_lesson.capstone.media import SMOLVLM2_SAMPLING, FrameSampling  # PyAV: imported only when needed
+
+    for name in ("video_preprocessor_config.json", "processor_config.json", "preprocessor_config.json"):
+        path = Path(folder) / name
+        if path.is_file():
+            stated = json.loads(path.read_text()).get("video_sampling")
+            if stated:
+                return FrameSampling(fps=float(stated["fps"]), max_frames=int(stated["max_frames"]))
+    return SMOLVLM2_SAMPLING
