@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 
 from mmgp_lesson.capstone.weights import MODEL_IDS
-from mmgp_lesson.capstone_app import STAGES, timing_summary
+from mmgp_lesson.capstone.app import STAGES, timing_summary
 from mmgp_lesson.checks import CheckFailed, call_answer, passed, require
 from mmgp_lesson.checks.lesson06 import frames_for_seconds
 
