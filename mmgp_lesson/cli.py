@@ -109,6 +109,7 @@ def _generation_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompt", help="draw the image and video from this text instead of the caption")
     parser.add_argument("--static-cache", action="store_true", help="generate the caption with a static KV cache")
     parser.add_argument("--compile", action="store_true", help="torch.compile the aMUSEd U-ViT")
+    parser.add_argument("--quiet", action="store_true", help="no per-stage progress on stderr")
 
 
 def _run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -133,9 +134,12 @@ def _silence_known_notices() -> None:
     logging.getLogger("diffusers.pipelines.pipeline_utils").addFilter(DropAmusedNotice())
 
 
-def _run_capstone(args, video: Path, extra: dict | None = None) -> int:
+def _run_capstone(args, video: Path, extra: dict | None = None, recorded_as: Path | None = None) -> int:
     """Check every setting and input (nothing is created, no model library is imported), then build
-    the pipeline, run it and write its files (plus ``extra``: name -> writer, e.g. demo's sample clip)."""
+    the pipeline, run it and write its files (plus ``extra``: name -> writer, e.g. demo's sample clip).
+
+    ``recorded_as`` is the input's path as the manifest names it (demo: the copy saved with the outputs).
+    """
     from mmgp_lesson.capstone.outputs import check_output_folder
     from mmgp_lesson.capstone.settings import check_device, check_prompts, check_settings
 
@@ -160,6 +164,7 @@ def _run_capstone(args, video: Path, extra: dict | None = None) -> int:
     from transformers.utils import logging as transformers_logging
 
     from mmgp_lesson.capstone.pipeline import MMGPPipeline
+    from mmgp_lesson.capstone.progress import Progress
 
     _silence_known_notices()
     diffusers_logging.disable_progress_bar()
@@ -178,8 +183,9 @@ def _run_capstone(args, video: Path, extra: dict | None = None) -> int:
     if pipeline.mode == "tiny":
         torch.set_num_threads(1)  # tiny tensors: a second thread only adds synchronisation
     print(f"mode: {pipeline.mode_note}")
-    result = pipeline(clip, seed=args.seed, prompt=args.prompt)
+    result = pipeline(clip, seed=args.seed, prompt=args.prompt, progress=Progress(quiet=args.quiet))
     result.manifest["command"] = ["mmgp-lesson", *args.argv]
+    result.manifest["input"] = str(recorded_as or video)
     print(f"caption: {result.caption}")
     print("seconds: " + ", ".join(f"{stage} {value:.2f}" for stage, value in result.timings.items()))
     for path in result.save(args.out, extra=extra):
@@ -201,8 +207,8 @@ def demo(args) -> int:
 
     with tempfile.TemporaryDirectory(prefix="mmgp-demo-") as folder:  # saved with the outputs, or not at all
         sample = make_sample_video(Path(folder) / "sample.mp4")
-        print(f"sample clip: {Path(args.out) / 'sample.mp4'}")
-        return _run_capstone(args, sample, extra={"sample.mp4": lambda path: shutil.copyfile(sample, path)})
+        saved = Path(args.out) / "sample.mp4"
+        return _run_capstone(args, sample, extra={saved.name: lambda path: shutil.copyfile(sample, path)}, recorded_as=saved)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -44,8 +44,8 @@ class ImageStage:
             pipe.transformer = torch.compile(pipe.transformer, mode=mode)
 
     @torch.inference_mode()
-    def __call__(self, prompts: str | list[str], seed: int = 0) -> list[Image.Image]:
-        """One image per prompt, drawn with a CPU generator seeded with ``seed``."""
+    def __call__(self, prompts: str | list[str], seed: int = 0, on_step=None) -> list[Image.Image]:
+        """One image per prompt, drawn with a CPU generator seeded with ``seed``; ``on_step()`` after each step."""
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
         check_prompts(prompts)
         return self.pipe(
@@ -54,6 +54,8 @@ class ImageStage:
             width=self.size,
             num_inference_steps=self.steps,
             generator=torch.Generator("cpu").manual_seed(seed),
+            callback=None if on_step is None else (lambda step, timestep, latents: on_step()),
+            callback_steps=1,
         ).images
 
     @classmethod

@@ -26,6 +26,7 @@ from mmgp_lesson.capstone.errors import CapstoneError
 from mmgp_lesson.capstone.image import ImageStage
 from mmgp_lesson.capstone.media import Video, read_video, write_gif, write_mp4
 from mmgp_lesson.capstone.outputs import json_writer, prepare_output_folder, write_all
+from mmgp_lesson.capstone.progress import Progress
 from mmgp_lesson.capstone.settings import check_device, check_prompts
 from mmgp_lesson.capstone.understand import UnderstandStage
 from mmgp_lesson.capstone.video import VideoStage
@@ -172,28 +173,38 @@ class MMGPPipeline:
             ) from None
         return stages, {stage: str(folder) for stage, folder in folders.items()}
 
-    def __call__(self, video: str | Path | Video, seed: int = 0, prompt: str | None = None) -> MMGPResult:
-        """Caption ``video``, then draw an image and a clip from the caption (or from ``prompt``)."""
+    def __call__(
+        self, video: str | Path | Video, seed: int = 0, prompt: str | None = None, progress: Progress | None = None
+    ) -> MMGPResult:
+        """Caption ``video``, then draw an image and a clip from the caption (or from ``prompt``).
+
+        ``progress`` reports each stage (and each unmasking / denoising step) as it runs; silent by default.
+        """
         if prompt is not None:
             check_prompts([prompt])
+        progress = progress or Progress(quiet=True)
         timings = {}
         start = time.perf_counter()
-        clip = video if isinstance(video, Video) else read_video(video, sampling=self.understand.sampling)
+        with progress.stage("read"):
+            clip = video if isinstance(video, Video) else read_video(video, sampling=self.understand.sampling)
         timings["read"] = time.perf_counter() - start
 
         start = time.perf_counter()
-        caption = self.understand(clip)
+        with progress.stage("understand"):
+            caption = self.understand(clip)
         timings["understand"] = time.perf_counter() - start
         if prompt is None and not caption:
             raise CapstoneError("the understand stage returned an empty caption; pass --prompt TEXT to draw from your own words")
         prompt = caption if prompt is None else prompt
 
         start = time.perf_counter()
-        image = self.image(prompt, seed=seed)[0]
+        with progress.stage("image", steps=self.image.steps) as step:
+            image = self.image(prompt, seed=seed, on_step=step)[0]
         timings["image"] = time.perf_counter() - start
 
         start = time.perf_counter()
-        frames = self.video(prompt, seed=seed)
+        with progress.stage("video", steps=self.video.steps) as step:
+            frames = self.video(prompt, seed=seed, on_step=step)
         timings["video"] = time.perf_counter() - start
 
         manifest = self.manifest(clip, seed, caption, prompt, timings)

@@ -47,9 +47,14 @@ class VideoStage:
         pipe.set_progress_bar_config(disable=True)
 
     @torch.inference_mode()
-    def __call__(self, prompt: str, seed: int = 0) -> np.ndarray:
-        """The frames of one clip for ``prompt``, drawn with a CPU generator seeded with ``seed``."""
+    def __call__(self, prompt: str, seed: int = 0, on_step=None) -> np.ndarray:
+        """The frames of one clip for ``prompt``, drawn with a CPU generator seeded with ``seed``; ``on_step()`` after each step."""
         check_prompts([prompt])
+
+        def step_ended(pipe, index, timestep, tensors):
+            on_step()
+            return tensors
+
         frames = self.pipe(
             prompt=prompt,
             num_frames=self.frames,
@@ -60,6 +65,7 @@ class VideoStage:
             max_sequence_length=self.max_sequence_length,
             generator=torch.Generator("cpu").manual_seed(seed),
             output_type="np",
+            callback_on_step_end=None if on_step is None else step_ended,
         ).frames
         return as_uint8(frames[0])
 

@@ -41,7 +41,7 @@ def assert_one_line_error(status, err, *words):
         assert word in lines[0], (word, lines[0])
 
 
-FAST = ("--mode", "tiny", "--frames", "9")
+FAST = ("--mode", "tiny", "--frames", "9", "--quiet")
 
 
 def test_run_writes_every_file(capsys, sample_video, tmp_path):
@@ -54,6 +54,28 @@ def test_run_writes_every_file(capsys, sample_video, tmp_path):
     assert (tmp_path / "caption.txt").read_text().strip() == manifest["caption"]
     with av.open(str(tmp_path / "video.mp4")) as container:
         assert container.streams.video[0].frames == 9
+
+
+def test_progress_is_one_line_per_stage_on_stderr_unless_quiet(capsys, sample_video, tmp_path):
+    status, out, err = run(capsys, "run", str(sample_video), "--out", str(tmp_path), "--mode", "tiny", "--frames", "9")
+    assert status == 0 and "seconds:" in out
+    lines = err.strip().splitlines()  # stderr is not a terminal here: no bars
+    assert [line.split(":")[0] for line in lines] == ["read", "understand", "image", "video"], err
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert lines[2].startswith(f"image: {manifest['image']['steps']} steps in ") and lines[3].startswith(f"video: {manifest['video']['steps']} steps in ")
+    assert run(capsys, "run", str(sample_video), "--out", str(tmp_path), *FAST)[2] == ""  # --quiet
+
+
+def test_manifest_records_input_hash_command_and_version(capsys, sample_video, tmp_path):
+    import hashlib
+    from importlib.metadata import version
+
+    arguments = ["run", str(sample_video), "--out", str(tmp_path), *FAST]
+    assert run(capsys, *arguments)[0] == 0
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["input_sha256"] == hashlib.sha256(sample_video.read_bytes()).hexdigest()
+    assert manifest["command"] == ["mmgp-lesson", *arguments]
+    assert manifest["package"] == {"mmgp-lesson": version("mmgp-lesson")}
 
 
 def test_demo_runs_on_its_generated_clip(capsys, tmp_path):
