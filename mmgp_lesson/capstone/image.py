@@ -16,7 +16,8 @@ from PIL import Image
 
 from mmgp_lesson.capstone.errors import CapstoneError
 from mmgp_lesson.capstone.settings import check_prompts
-from mmgp_lesson.capstone.tiny import TINY_IMAGE_SIZE, tiny_amused
+from mmgp_lesson.capstone.models import TINY_IMAGE_SIZE
+from mmgp_lesson.capstone.tiny import tiny_amused
 
 
 class ImageStage:

@@ -16,7 +16,8 @@ from diffusers import LTXPipeline
 
 from mmgp_lesson.capstone.media import as_uint8
 from mmgp_lesson.capstone.settings import check_prompts, check_video_shape
-from mmgp_lesson.capstone.tiny import TINY_TEXT_LENGTH, tiny_ltx
+from mmgp_lesson.capstone.tiny import tiny_ltx
+from mmgp_lesson.capstone.tokenizers import TINY_TEXT_LENGTH
 
 
 class VideoStage:

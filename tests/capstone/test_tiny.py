@@ -2,15 +2,8 @@
 
 import torch
 
-from mmgp_lesson.capstone.tiny import (
-    SMOLVLM_SPECIAL_TOKENS,
-    TINY_TEXT_LENGTH,
-    tiny_amused,
-    tiny_clip_tokenizer,
-    tiny_ltx,
-    tiny_smolvlm,
-    tiny_t5_tokenizer,
-)
+from mmgp_lesson.capstone.tiny import tiny_amused, tiny_ltx, tiny_smolvlm
+from mmgp_lesson.capstone.tokenizers import SMOLVLM_SPECIAL_TOKENS, TINY_TEXT_LENGTH, tiny_clip_tokenizer, tiny_t5_tokenizer
 
 
 def test_clip_tokenizer_knows_the_words_and_pads_to_its_length():
@@ -64,3 +57,15 @@ def test_tiny_vae_keeps_the_real_compression():
     assert (pipe.vae_spatial_compression_ratio, pipe.vae_temporal_compression_ratio) == (32, 8)
     amused = tiny_amused()
     assert 64 // amused.vae_scale_factor == 16  # a 64-pixel image is a 16x16 token grid, like amused-256
+
+
+def test_building_a_model_leaves_the_callers_random_state_alone():
+    from mmgp_lesson.capstone.realsize import real_size_ltx
+
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    tiny_amused(seed=5)
+    with torch.device("meta"):
+        real_size_ltx(seed=5)
+    assert torch.equal(torch.rand(3), expected)  # the builders draw from a forked generator, never the caller's
