@@ -25,6 +25,7 @@ import json
 import os
 import platform
 import statistics
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -32,7 +33,7 @@ from pathlib import Path
 import torch
 
 from mmgp_lesson.capstone.image import ImageStage
-from mmgp_lesson.capstone.media import make_sample_video, read_video
+from mmgp_lesson.capstone.media import FrameSampling, make_sample_video, read_video
 from mmgp_lesson.capstone.pipeline import MMGPPipeline, library_versions
 from mmgp_lesson.capstone.realsize import parameter_count, real_size_amused, real_size_ltx, real_size_smolvlm
 from mmgp_lesson.capstone.understand import UnderstandStage
@@ -121,7 +122,7 @@ def bench_understand(stage: UnderstandStage, clip, size: str, device: str, repea
     base = measure(direct, repeats, device)
     rows = [row(size, device, "understand", "direct generate", base, base, new_tokens=tokens)]
     rows.append(row(size, device, "understand", "stage", measure(lambda: stage(clip), repeats, device), base))
-    static = UnderstandStage(stage.model, stage.image_processor, stage.tokenizer, stage.frames, stage.max_new_tokens, True)
+    static = UnderstandStage(stage.model, stage.image_processor, stage.tokenizer, stage.sampling, stage.max_new_tokens, True)
     rows.append(row(size, device, "understand", "stage, static KV cache", measure(lambda: static(clip), repeats, device), base))
     return rows
 
@@ -180,7 +181,7 @@ def bench_tiny(clip_path: Path, repeats: int) -> list[dict]:
     """All three tiny stages and the whole tiny pipeline on CPU, single-threaded."""
     torch.set_num_threads(1)
     understand = UnderstandStage.tiny()
-    clip = read_video(clip_path, count=understand.frames)
+    clip = read_video(clip_path, sampling=understand.sampling)
     rows = bench_understand(understand, clip, "tiny", "cpu", repeats)
     rows += bench_image(ImageStage.tiny(), "tiny", "cpu", repeats, batch=8)
     rows += bench_video(VideoStage.tiny(), "tiny", "cpu", repeats)
@@ -212,8 +213,9 @@ def bench_real_size_cuda(clip_path: Path, repeats: int) -> list[dict]:
 
     with torch.device("cuda"):
         model, image_processor, tokenizer = real_size_smolvlm()
-    understand = UnderstandStage(model.to(torch.bfloat16), image_processor, tokenizer, frames=8, max_new_tokens=64)
-    rows += bench_understand(understand, read_video(clip_path, count=8), "real", "cuda", repeats)
+    eight = FrameSampling(fps=4.0, max_frames=8)  # 8 frames of the 2 s clip (SmolVLM2's own rule would take 2)
+    understand = UnderstandStage(model.to(torch.bfloat16), image_processor, tokenizer, sampling=eight, max_new_tokens=64)
+    rows += bench_understand(understand, read_video(clip_path, sampling=eight), "real", "cuda", repeats)
     del model, understand
 
     with torch.device("cuda"):
@@ -245,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    clip_path = make_sample_video(out.parent / "bench_sample.mp4")
+    scratch = tempfile.TemporaryDirectory(prefix="mmgp-bench-")  # the sample clip never lands beside the results
+    clip_path = make_sample_video(Path(scratch.name) / "bench_sample.mp4")
     sections = [lambda: bench_tiny(clip_path, args.repeats)]
     if args.real_size:
         sections.append(lambda: bench_real_size_amused_cpu(args.real_size_steps))
@@ -257,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         for entry in section():
             print(format_row(entry), flush=True)
             rows.append(entry)
-    clip_path.unlink()
+    scratch.cleanup()
 
     machine = {
         "cpu_count": os.cpu_count(),

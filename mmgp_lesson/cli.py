@@ -6,17 +6,21 @@
 - ``mmgp-lesson run VIDEO --out DIR`` — the capstone: caption a video, then draw an image and a video from it.
 - ``mmgp-lesson demo`` — ``run`` on a generated sample clip.
 
-Errors are one line on stderr and a non-zero exit status, never a traceback.
+Errors are one line on stderr and a non-zero exit status, never a traceback. This module imports only
+the standard library at the top: each subcommand imports what it needs, and ``run``/``demo`` check
+every input before torch, diffusers or transformers are imported.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import sys
 from pathlib import Path
 
 from mmgp_lesson.errors import CourseError
+
+SEED_RANGE = (0, 2**63 - 1)
+"""Seeds accepted by ``run`` and ``demo``: what torch's CPU generator takes as a non-negative int64."""
 
 SUBCOMMANDS = {}
 
@@ -121,11 +125,37 @@ def check(args) -> int:
     return 0 if all(row.passed for hand_in in hand_ins for row in hand_in.rows) else 1
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line, ``PROG: error: PROBLEM; see PROG --help``.
+
+    The exit status is ``usage_status``: 2, argparse's own, except for ``check`` (64, EX_USAGE).
+    """
+
+    usage_status = 2
+
+    def error(self, message: str):
+        self.exit(self.usage_status, f"{self.prog}: error: {message}; see {self.prog} --help\n")
+
+
+def _seed(text: str) -> int:
+    """argparse type of ``--seed``: an integer in :data:`SEED_RANGE`."""
+    low, high = SEED_RANGE
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer; pass a whole number in {low}..2^63-1") from None
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"{text} is outside {low}..2^63-1 (torch's generator seeds); pass a smaller seed")
+    return value
+
+
 def _generation_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--mode", default="auto", help="tiny, real, or auto: real where the weights are present (default)")
+    from mmgp_lesson.capstone.settings import DEVICES, MODES
+
+    parser.add_argument("--mode", default="auto", choices=MODES, help="tiny, real, or auto: real where the weights are present (default)")
     parser.add_argument("--weights", help="a folder holding <model id>/ checkpoints (default: the Hugging Face cache)")
-    parser.add_argument("--device", help="cpu or cuda (default: cuda when a GPU is visible)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the image and video noise (default 0)")
+    parser.add_argument("--device", choices=DEVICES, help="cpu or cuda (default: cuda when a GPU is visible)")
+    parser.add_argument("--seed", type=_seed, default=0, help="seed of the image and video noise, 0..2^63-1 (default 0)")
     parser.add_argument("--frames", type=int, default=49, help="frames of the generated video, 8k+1 (default 49)")
     parser.add_argument("--height", type=int, help="video height, a multiple of 32 (default 512 real, 64 tiny)")
     parser.add_argument("--width", type=int, help="video width, a multiple of 32 (default 704 real, 64 tiny)")
@@ -135,6 +165,7 @@ def _generation_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--static-cache", action="store_true", help="generate the caption with a static KV cache")
     parser.add_argument("--compile", action="store_true", help="torch.compile the aMUSEd U-ViT")
     parser.add_argument("--candidates", type=_positive(int), default=1, help="draw N images, keep the one SmolVLM2 rates best (default 1)")
+    parser.add_argument("--quiet", action="store_true", help="no per-stage progress on stderr")
 
 
 def _run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -148,29 +179,42 @@ def _demo_arguments(parser: argparse.ArgumentParser) -> None:
     _generation_arguments(parser)
 
 
-def _run_capstone(args, video: Path) -> int:
-    """Check every setting and the input, then build the pipeline, run it and write its files."""
-    from mmgp_lesson.capstone.media import read_video
-    from mmgp_lesson.capstone.outputs import prepare_output_folder
-    from mmgp_lesson.capstone.settings import check_prompts, check_settings
+def _run_capstone(args, video: Path, extra: dict | None = None, recorded_as: Path | None = None) -> int:
+    """Check every setting and input (nothing is created, no model library is imported), then build
+    the pipeline, run it and write its files (plus ``extra``: name -> writer, e.g. demo's sample clip).
+
+    ``recorded_as`` is the input's path as the manifest names it (demo: the copy saved with the outputs).
+    """
+    from mmgp_lesson.capstone.outputs import check_output_folder
+    from mmgp_lesson.capstone.settings import check_device, check_prompts, check_settings
 
     check_settings(args.frames, args.height, args.width, args.image_steps, args.video_steps)
     if args.prompt is not None:
         check_prompts([args.prompt])
-    read_video(video, count=1)
-    out = prepare_output_folder(args.out)
+    check_output_folder(args.out)
+    check_device(args.device)
+
+    from mmgp_lesson.capstone.weights import resolve_checkpoints  # huggingface_hub: a few tenths of a second
+
+    checkpoints = resolve_checkpoints(args.mode, args.weights)  # real weights found and their files opened
+
+    from mmgp_lesson.capstone.media import TINY_SAMPLING, read_video  # PyAV and numpy
+    from mmgp_lesson.capstone.weights import frame_sampling
+
+    sampling = frame_sampling(checkpoints.folders["understand"]) if checkpoints.real else TINY_SAMPLING
+    clip = read_video(video, sampling=sampling)  # every frame the understand stage will see is decoded
 
     import torch  # the heavy imports wait until every input has been checked
     from diffusers.utils import logging as diffusers_logging
     from transformers.utils import logging as transformers_logging
 
     from mmgp_lesson.capstone.pipeline import MMGPPipeline
+    from mmgp_lesson.capstone.progress import Progress
 
     diffusers_logging.disable_progress_bar()
     transformers_logging.disable_progress_bar()
     pipeline = MMGPPipeline.build(
-        mode=args.mode,
-        weights=args.weights,
+        checkpoints=checkpoints,
         device=args.device,
         frames=args.frames,
         height=args.height,
@@ -183,10 +227,13 @@ def _run_capstone(args, video: Path) -> int:
     if pipeline.mode == "tiny":
         torch.set_num_threads(1)  # tiny tensors: a second thread only adds synchronisation
     print(f"mode: {pipeline.mode_note}")
-    result = pipeline(video, seed=args.seed, prompt=args.prompt, candidates=args.candidates)
+    result = pipeline(clip, seed=args.seed, prompt=args.prompt, candidates=args.candidates,
+                      progress=Progress(quiet=args.quiet))
+    result.manifest["command"] = ["mmgp-lesson", *args.argv]
+    result.manifest["input"] = str(recorded_as or video)
     print(f"caption: {result.caption}")
     print("seconds: " + ", ".join(f"{stage} {value:.2f}" for stage, value in result.timings.items()))
-    for path in result.save(out):
+    for path in result.save(args.out, extra=extra):
         print(f"  wrote {path}")
     return 0
 
@@ -198,27 +245,24 @@ def run(args) -> int:
 
 @subcommand("demo", "run the capstone on a generated two-second sample clip", _demo_arguments)
 def demo(args) -> int:
+    import shutil
+    import tempfile
+
     from mmgp_lesson.capstone.media import make_sample_video
-    from mmgp_lesson.capstone.outputs import prepare_output_folder
 
-    sample = make_sample_video(prepare_output_folder(args.out) / "sample.mp4")
-    print(f"sample clip: {sample}")
-    return _run_capstone(args, sample)
-
-
-def _usage_error(parser: argparse.ArgumentParser, status: int, message: str):
-    parser.print_usage(sys.stderr)
-    parser.exit(status, f"{parser.prog}: error: {message}\n")
+    with tempfile.TemporaryDirectory(prefix="mmgp-demo-") as folder:  # saved with the outputs, or not at all
+        sample = make_sample_video(Path(folder) / "sample.mp4")
+        saved = Path(args.out) / "sample.mp4"
+        return _run_capstone(args, sample, extra={saved.name: lambda path: shutil.copyfile(sample, path)}, recorded_as=saved)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mmgp-lesson", description=__doc__.splitlines()[0])
+    parser = _OneLineParser(prog="mmgp-lesson", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     parser.subcommands = {}
     for name, (help, function, arguments, usage_status) in SUBCOMMANDS.items():
         sub = commands.add_parser(name, help=help)
-        if usage_status != 2:
-            sub.error = functools.partial(_usage_error, sub, usage_status)
+        sub.usage_status = usage_status
         if arguments is not None:
             arguments(sub)
         sub.set_defaults(handler=function)
@@ -227,17 +271,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args, unknown = parser.parse_known_args(argv)
-    if unknown:  # reported by the subcommand's parser, with its usage and exit status
-        parser.subcommands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+    """Run one subcommand; a :class:`CourseError` or Ctrl-C ends it with one line on stderr (exit 2 or 130)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = argv[0] if argv and not argv[0].startswith("-") else "mmgp-lesson"
     try:
+        try:
+            parser = build_parser()
+            args, unknown = parser.parse_known_args(argv)
+            if unknown:  # reported by the subcommand's own parser, with its exit status
+                parser.subcommands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+        except SystemExit as stop:  # --help, or a usage error argparse has already printed on one line
+            return stop.code if isinstance(stop.code, int) else 2
+        args.argv = argv
         return args.handler(args)
     except CourseError as error:
-        print(f"mmgp-lesson {args.command}: error: {error}", file=sys.stderr)
+        print(f"mmgp-lesson {command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"mmgp-lesson {args.command}: interrupted", file=sys.stderr)
+        print(f"mmgp-lesson {command}: interrupted", file=sys.stderr)
         return 130
 
 

@@ -1,5 +1,9 @@
-"""The course's one error type for problems a user can fix, reported as one line without a traceback."""
+"""The course's one error type for bad input, in a module that imports nothing.
+
+Kept apart from :mod:`mmgp_lesson.notebooks` (which loads jupytext and nbformat, seconds of
+imports) so that the command line and the capstone's input checks can raise and catch it fast.
+"""
 
 
 class CourseError(Exception):
-    """A problem with the course's files or a command's input: one line naming the problem and the fix."""
+    """A problem with the course's own files or a user's input, reported as one line naming the problem and the fix."""

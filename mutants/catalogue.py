@@ -110,13 +110,14 @@ MUTANTS: list[Mutant] = [
     _m("unmasking re-masks the most confident", "masked_tokens", "argsort descending: keeps the least confident",
        "masked_tokens.py", "lowest = confidence.argsort(dim=1)[:, :keep_masked]",
        "lowest = confidence.argsort(dim=1, descending=True)[:, :keep_masked]", ["tests/test_masked_tokens.py"], L05),
-    # latent_flow (owned by the LTX work of issue 12: retarget these if the frame rule moves)
-    _m("LTX frame rule off by one", "latent_flow", "valid iff F % 8 == 0 instead of (F - 1) % 8 == 0",
-       "latent_flow.py", "return frames >= 1 and (frames - 1) % temporal == 0", "return frames >= 1 and frames % temporal == 0",
-       ["tests/test_latent_flow.py"], L06),
-    _m("LTX latent frames off by one", "latent_flow", "F' = F // 8 instead of 1 + (F - 1) // 8",
-       "latent_flow.py", "return channels, 1 + (frames - 1) // temporal,", "return channels, frames // temporal,",
-       ["tests/test_latent_flow.py"], L06),
+    # ltx_shape: LTX-Video's shape rule (one home, used by lessons 06 and 08 and the capstone)
+    _m("LTX frame rule off by one", "ltx_shape", "valid iff F % 8 == 0 instead of (F - 1) % 8 == 0",
+       "ltx_shape.py", "return frames >= 1 and (frames - 1) % temporal == 0", "return frames >= 1 and frames % temporal == 0",
+       ["tests/test_ltx_shape.py"], L06),
+    _m("LTX latent frames off by one", "ltx_shape", "F' = F // 8 instead of 1 + (F - 1) // 8",
+       "ltx_shape.py", "return channels, 1 + (frames - 1) // temporal,", "return channels, frames // temporal,",
+       ["tests/test_ltx_shape.py"], L06),
+    # latent_flow
     _m("reflow target reversed", "latent_flow", "fits z₀ - z₁ instead of z₁ - z₀",
        "latent_flow.py", "return ((model(zt, t[:, 0]) - (z1[index] - z0[index])) ** 2).sum(1).mean()",
        "return ((model(zt, t[:, 0]) - (z0[index] - z1[index])) ** 2).sum(1).mean()", ["tests/test_latent_flow.py"], L06),

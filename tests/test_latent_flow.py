@@ -1,19 +1,11 @@
-"""Tests for mmgp_lesson.latent_flow: Euler sampling, straightness, reflow, LTX shape arithmetic."""
+"""Tests for mmgp_lesson.latent_flow: Euler sampling, straightness, reflow."""
 
 import math
 
 import pytest
 import torch
 
-from mmgp_lesson.latent_flow import (
-    decoded_shape,
-    euler_sample,
-    frames_for_duration,
-    is_valid_frame_count,
-    latent_shape,
-    straightness,
-    train_reflow,
-)
+from mmgp_lesson.latent_flow import euler_sample, straightness, train_reflow
 from mmgp_lesson.paths import LinearPath
 from mmgp_lesson.toys import DTYPE, GaussianMixture
 
@@ -73,43 +65,3 @@ def test_reflow_straightens(mixture):
     one_step = euler_sample(straight, test, 1)
     many_steps = euler_sample(field, test, 50)
     assert (one_step - many_steps).norm(dim=1).mean() < 0.5 * (euler_sample(field, test, 1) - many_steps).norm(dim=1).mean()
-
-
-def test_frame_rule():
-    assert [f for f in range(1, 60) if is_valid_frame_count(f)] == [1, 9, 17, 25, 33, 41, 49, 57]
-    assert not is_valid_frame_count(48)
-    assert frames_for_duration(2, 24) == 49 and frames_for_duration(1, 24) == 25 and frames_for_duration(5, 24) == 121
-    assert all(is_valid_frame_count(frames_for_duration(s, 25)) for s in (0.5, 1, 3.3))
-
-
-def test_latent_and_decoded_shapes():
-    assert latent_shape(49, 512, 704, 128) == (128, 7, 16, 22)
-    assert decoded_shape(49, 512, 704) == (49, 512, 704)  # valid sizes survive a round trip
-    assert decoded_shape(48, 480, 720) == (41, 480, 736)  # 48 frames lose 7; 720 px pads to 736
-    assert latent_shape(9, 64, 64, 8, spatial=16, temporal=4) == (8, 3, 4, 4)
-
-
-def test_shape_rule_matches_the_tiny_ltx_vae():
-    from mmgp_lesson.capstone.tiny import tiny_ltx
-
-    vae = tiny_ltx(0).vae
-    spatial, temporal = vae.spatial_compression_ratio, vae.temporal_compression_ratio
-    for frames, side in ((9, 64), (10, 64), (17, 80)):
-        video = torch.randn(1, 3, frames, side, side, generator=torch.Generator().manual_seed(frames))
-        with torch.no_grad():
-            latent = vae.encode(video).latent_dist.mode()
-            decoded = vae.decode(latent).sample
-        channels = latent.shape[1]
-        assert tuple(latent.shape[1:]) == latent_shape(frames, side, side, channels, spatial, temporal)
-        assert tuple(decoded.shape[2:]) == decoded_shape(frames, side, side, spatial, temporal)
-
-
-def test_ltx_video_sizes_on_meta():
-    from mmgp_lesson.latent_flow import ltx_video_on_meta
-
-    networks = ltx_video_on_meta()
-    counts = {name: sum(p.numel() for p in module.parameters()) for name, module in networks.items()}
-    assert 1.8e9 < counts["DiT (transformer)"] < 2.1e9  # "a DiT of about 2B parameters"
-    vae = networks["video VAE"]
-    assert (vae.spatial_compression_ratio, vae.temporal_compression_ratio) == (32, 8)  # the real VAE's ratios
-    assert 4.5e9 < counts["T5-XXL text encoder"] < 5.0e9  # T5 v1.1 XXL's encoder is the well-known 4.7B

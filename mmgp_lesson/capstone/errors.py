@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mmgp_lesson.notebooks import CourseError
+from mmgp_lesson.errors import CourseError
 
 
 class CapstoneError(CourseError):

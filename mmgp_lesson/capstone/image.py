@@ -16,7 +16,8 @@ from PIL import Image
 
 from mmgp_lesson.capstone.errors import CapstoneError
 from mmgp_lesson.capstone.settings import check_prompts
-from mmgp_lesson.capstone.tiny import TINY_IMAGE_SIZE, tiny_amused
+from mmgp_lesson.capstone.models import TINY_IMAGE_SIZE
+from mmgp_lesson.capstone.tiny import tiny_amused
 
 
 class ImageStage:
@@ -44,8 +45,8 @@ class ImageStage:
             pipe.transformer = torch.compile(pipe.transformer, mode=mode)
 
     @torch.inference_mode()
-    def __call__(self, prompts: str | list[str], seed: int = 0) -> list[Image.Image]:
-        """One image per prompt, drawn with a CPU generator seeded with ``seed``."""
+    def __call__(self, prompts: str | list[str], seed: int = 0, on_step=None) -> list[Image.Image]:
+        """One image per prompt, drawn with a CPU generator seeded with ``seed``; ``on_step()`` after each step."""
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
         check_prompts(prompts)
         return self.pipe(
@@ -54,6 +55,8 @@ class ImageStage:
             width=self.size,
             num_inference_steps=self.steps,
             generator=torch.Generator("cpu").manual_seed(seed),
+            callback=None if on_step is None else (lambda step, timestep, latents: on_step()),
+            callback_steps=1,
         ).images
 
     @classmethod

@@ -2,8 +2,9 @@
 
 - :func:`read_video` opens an mp4/webm/gif (anything FFmpeg reads), checks it, and returns a
   :class:`Video`: every frame, or ``count`` frames sampled uniformly, each with its timestamp.
-- :func:`sample_indices` is the uniform frame sampler the understand stage relies on.
-- :func:`write_mp4` writes H.264 at 24 fps; the same frames always give the same bytes.
+- :class:`FrameSampling` is SmolVLM2's video sampling rule (frames per second, a frame cap, skipped
+  edges), the one the understand stage uses; :func:`sample_indices` is the plain uniform sampler.
+- :func:`write_mp4` writes H.264 at 24 fps; the same frames give the same bytes in every process.
 - :func:`write_gif` writes a small looping GIF preview for the book.
 - :func:`make_sample_video` draws the deterministic clip ``mmgp-lesson demo`` runs on.
 
@@ -12,6 +13,7 @@ Every problem with an input file is raised as a :class:`CapstoneError` naming th
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -22,6 +24,49 @@ from PIL import Image
 
 from mmgp_lesson.capstone.errors import CapstoneError
 
+
+@dataclass(frozen=True)
+class FrameSampling:
+    """Which frames of a clip SmolVLM2 sees, following ``SmolVLMVideoProcessor.sample_frames`` (transformers).
+
+    For a clip of :math:`T` frames at ``video_fps`` (duration :math:`D = T/\text{video\_fps}`):
+
+    1. :math:`n = \min(\operatorname{round}(\text{fps} \cdot D), \text{max\_frames})`, at least 1
+       (Python's ``round``: halves go to the even neighbour, 2.5 -> 2);
+    2. the first and last ``skip_secs`` seconds are left out when
+       :math:`D - 2\,\text{skip\_secs} > \text{max\_frames} \cdot \text{fps}` (the processor's own test, as written
+       there): from frame :math:`\lfloor \text{skip\_secs} \cdot \text{video\_fps} \rfloor` to
+       :math:`\lfloor T - \text{skip\_secs} \cdot \text{video\_fps} \rfloor` (at most :math:`T - 1`),
+       or the whole clip if that range is empty;
+    3. :math:`n` indices evenly spaced over that range, rounded *down* (numpy ``linspace`` with an
+       integer dtype), repeats dropped.
+
+    Written from the processor's documented steps; ``tests/capstone/test_media.py`` checks
+    hand-computed cases.
+    """
+
+    fps: float
+    max_frames: int
+    skip_secs: float = 1.0
+
+    def indices(self, total: int, video_fps: float) -> np.ndarray:
+        """The sampled frame indices of a clip of ``total`` frames shown at ``video_fps``."""
+        if total < 1:
+            raise CapstoneError("cannot sample frames of an empty video; pass a clip with at least one frame")
+        duration = total / video_fps
+        count = max(1, min(round(self.fps * duration), self.max_frames))
+        start, end = 0, total - 1
+        if self.skip_secs > 0 and duration - 2 * self.skip_secs > self.max_frames * self.fps:
+            start, end = int(self.skip_secs * video_fps), min(total - 1, int(total - self.skip_secs * video_fps))
+        if start >= end:
+            start, end = 0, total - 1
+        return np.unique(np.floor(np.linspace(start, end, count)).astype(int))
+
+
+SMOLVLM2_SAMPLING = FrameSampling(fps=1.0, max_frames=64, skip_secs=1.0)
+"""The sampling SmolVLM2's processor applies when its checkpoint states none: 1 frame per second, at most 64."""
+TINY_SAMPLING = FrameSampling(fps=4.0, max_frames=8, skip_secs=1.0)
+"""The tiny understand stage's: 4 frames per second, at most 8 (the 2-second demo clip gives 8 frames)."""
 MAX_SIDE = 4096
 """The largest frame side accepted (SmolVLM's own image processors cap images at 4096 pixels too)."""
 
@@ -35,7 +80,9 @@ class Video:
     """Frames of a video clip with the time at which each was shown.
 
     ``frames`` is uint8 of shape (frames, height, width, 3), RGB; ``timestamps`` are seconds from
-    the start; ``duration`` is the whole source clip's length in seconds (``source_frames / fps``).
+    the start; ``duration`` is the whole source clip's length in seconds (``source_frames / fps``);
+    ``sha256`` and ``source`` are the hex SHA-256 and the path of the file the frames were read
+    from (``None`` for frames made in memory).
     """
 
     frames: np.ndarray
@@ -43,6 +90,8 @@ class Video:
     fps: float
     duration: float
     source_frames: int
+    sha256: str | None = None
+    source: str | None = None
 
 
 def _looks_like_video(path: Path) -> str | None:
@@ -54,15 +103,26 @@ def _looks_like_video(path: Path) -> str | None:
     return next((kind for magic, kind in _SIGNATURES.items() if head.startswith(magic)), None)
 
 
+_READ_ERRORS = (av.FFmpegError, UnicodeDecodeError)
+"""What PyAV raises on a damaged file: FFmpeg's errors, and UnicodeDecodeError for metadata that is not UTF-8."""
+
+
+def _reason(error: Exception) -> str:
+    """The words of a read error, without FFmpeg's errno number or the repeated file name."""
+    if isinstance(error, UnicodeDecodeError):
+        return "its metadata is not valid UTF-8"
+    return getattr(error, "strerror", None) or str(error)
+
+
 def _unreadable(path: Path, error: Exception) -> CapstoneError:
     """The error for a file FFmpeg cannot read: corrupt if it starts like a video, else not a video."""
     kind = _looks_like_video(path)
     if kind is not None:
         return CapstoneError(
-            f"{path} starts like a {kind} video but is truncated or corrupt ({error}); "
+            f"{path} starts like a {kind} video but is truncated or corrupt ({_reason(error)}); "
             "re-export or re-download it"
         )
-    return CapstoneError(f"{path} is not a video file ({error}); pass an .mp4, .webm or .gif")
+    return CapstoneError(f"{path} is not a video file ({_reason(error)}); pass an .mp4, .webm or .gif")
 
 
 def sample_indices(total: int, count: int) -> np.ndarray:
@@ -75,14 +135,18 @@ def sample_indices(total: int, count: int) -> np.ndarray:
     return np.unique(np.linspace(0, total - 1, min(count, total)).round().astype(int))
 
 
-def read_video(path: str | Path, count: int | None = None, max_side: int = MAX_SIDE) -> Video:
-    """Read a video file into RGB frames; with ``count``, keep only ``count`` uniformly sampled frames.
+def read_video(path: str | Path, count: int | None = None, max_side: int = MAX_SIDE,
+               sampling: FrameSampling | None = None) -> Video:
+    """Read a video file into RGB frames; keep only the frames ``sampling`` picks, or with ``count``
+    only ``count`` uniformly sampled ones (:func:`sample_indices`).
 
     The file is demuxed once to count its frames (no decoding), then decoded keeping only the
     sampled ones, so a long clip never sits in memory whole. A frame's timestamp is its index
     divided by the stream's frame rate (24 fps is assumed when the file states none).
     """
     path = Path(path)
+    if path.is_dir():
+        raise CapstoneError(f"{path} is a folder, not a video file; pass the path of one .mp4, .webm or .gif")
     if not path.is_file():
         raise CapstoneError(f"{path}: no such file; check the path to the input video")
     try:
@@ -93,7 +157,7 @@ def read_video(path: str | Path, count: int | None = None, max_side: int = MAX_S
             width, height = stream.codec_context.width, stream.codec_context.height
             rate = stream.average_rate or stream.guessed_rate
             total = sum(1 for packet in container.demux(stream) if packet.size > 0)
-    except av.FFmpegError as error:
+    except _READ_ERRORS as error:
         raise _unreadable(path, error) from None
     if total == 0:
         raise CapstoneError(f"{path} contains zero video frames; pass a clip with at least one frame")
@@ -103,7 +167,10 @@ def read_video(path: str | Path, count: int | None = None, max_side: int = MAX_S
             f"scale it down first, e.g. ffmpeg -i {path.name} -vf scale=640:-2 small.mp4"
         )
     fps = float(rate) if rate else 24.0
-    wanted = sample_indices(total, count) if count is not None else np.arange(total)
+    if sampling is not None:
+        wanted = sampling.indices(total, fps)
+    else:
+        wanted = sample_indices(total, count) if count is not None else np.arange(total)
     frames = _decode(path, set(wanted.tolist()))
     if len(frames) < len(wanted):
         missing = sorted(set(wanted.tolist()) - set(frames))
@@ -117,6 +184,8 @@ def read_video(path: str | Path, count: int | None = None, max_side: int = MAX_S
         fps=fps,
         duration=total / fps,
         source_frames=total,
+        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        source=str(path),
     )
 
 
@@ -130,7 +199,7 @@ def _decode(path: Path, wanted: set[int]) -> dict[int, np.ndarray]:
                     frames[index] = frame.to_ndarray(format="rgb24")
                 if index >= last:
                     break
-    except av.FFmpegError as error:
+    except _READ_ERRORS as error:
         if not frames:
             raise _unreadable(path, error) from None
     return frames
@@ -144,11 +213,29 @@ def as_uint8(frames: np.ndarray) -> np.ndarray:
     return (np.clip(frames, 0.0, 1.0) * 255.0).round().astype(np.uint8)
 
 
+def _x264_instruction_sets() -> str:
+    """x264's ``asm`` option: "auto", except on CPUs with AVX-512, where x264 is held to AVX2.
+
+    x264's AVX-512 kernels make its output depend on memory it never wrote: with the same
+    yuv420p planes (hashed identical), 5 processes that had run the LTX stage first wrote 5
+    different MP4s, while with the AVX-512 kernels off (``asm=AVX2``, or ``asm=0``) every process
+    wrote one file, the same one a fresh process writes. Valgrind (which runs x264's AVX2 kernels)
+    finds no read of uninitialised memory in x264. The AVX2 kernels are as fast here; plain C
+    (``asm=0``) is about 3x slower. Every AVX-512 CPU has AVX2, so the cap is always safe.
+    """
+    try:
+        flags = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:  # not Linux: no AVX-512 check possible, keep x264's own choice
+        return "auto"
+    return "AVX2" if " avx512f" in flags else "auto"
+
+
 def write_mp4(frames: np.ndarray, path: str | Path, fps: int = 24) -> Path:
     """Write frames (frames, height, width, 3) as an H.264 MP4 at ``fps``; return the path.
 
     H.264 in yuv420p needs even sides, so an odd last row/column is dropped. The encoder runs
-    single-threaded with fixed settings, so the same frames give a byte-identical file.
+    single-threaded with fixed settings and without x264's AVX-512 kernels
+    (:func:`_x264_instruction_sets`), so the same frames give a byte-identical file in every process.
     """
     frames = as_uint8(frames)
     height, width = frames.shape[1] - frames.shape[1] % 2, frames.shape[2] - frames.shape[2] % 2
@@ -156,7 +243,7 @@ def write_mp4(frames: np.ndarray, path: str | Path, fps: int = 24) -> Path:
         stream = container.add_stream("libx264", rate=Fraction(fps))
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.codec_context.thread_count = 1
-        stream.options = {"crf": "18", "preset": "medium"}
+        stream.options = {"crf": "18", "preset": "medium", "x264-params": f"asm={_x264_instruction_sets()}"}
         for array in frames[:, :height, :width]:
             container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(array), format="rgb24")))
         container.mux(stream.encode())

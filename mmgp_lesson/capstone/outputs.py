@@ -15,6 +15,23 @@ from typing import Callable
 from mmgp_lesson.capstone.errors import CapstoneError
 
 
+def check_output_folder(folder: str | Path) -> Path:
+    """Raise a one-line error unless ``folder`` exists as a writable folder or could be created; create nothing.
+
+    The nearest existing ancestor must be a folder we may write into (a file in the way, or a
+    read-only folder, is refused).
+    """
+    folder = Path(folder)
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise CapstoneError(f"cannot write to the output folder {folder} ({existing} is a file); pass --out a folder you can write to")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise CapstoneError(f"cannot write to the output folder {folder} (no write permission in {existing}); pass --out a folder you can write to")
+    return folder
+
+
 def prepare_output_folder(folder: str | Path) -> Path:
     """Create ``folder`` if needed and prove it is writable; raise a one-line error if it is not."""
     folder = Path(folder)

@@ -10,6 +10,7 @@ checkpoints are present and tiny otherwise, and says why in :attr:`MMGPPipeline.
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 import time
 from dataclasses import dataclass, field
@@ -19,18 +20,19 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from safetensors import SafetensorError
 
 from mmgp_lesson.capstone.candidates import best_of_n
 from mmgp_lesson.capstone.errors import CapstoneError
 from mmgp_lesson.capstone.image import ImageStage
 from mmgp_lesson.capstone.media import Video, read_video, write_gif, write_mp4
 from mmgp_lesson.capstone.outputs import json_writer, prepare_output_folder, write_all
-from mmgp_lesson.capstone.settings import check_prompts
+from mmgp_lesson.capstone.progress import Progress
+from mmgp_lesson.capstone.settings import check_device, check_prompts
 from mmgp_lesson.capstone.understand import UnderstandStage
 from mmgp_lesson.capstone.video import VideoStage
-from mmgp_lesson.capstone.weights import MODEL_IDS, locate, missing_weights_message
+from mmgp_lesson.capstone.weights import MODEL_IDS, Checkpoints, resolve_checkpoints
 
-MODES = ("auto", "tiny", "real")
 LIBRARIES = ("torch", "diffusers", "transformers", "tokenizers", "av", "pillow", "numpy")
 
 
@@ -45,21 +47,28 @@ class MMGPResult:
     timings: dict[str, float]
     manifest: dict = field(repr=False)
 
-    def save(self, folder: str | Path) -> list[Path]:
-        """Write ``caption.txt``, ``image.png``, ``video.mp4``, ``preview.gif`` and ``manifest.json``.
+    def save(self, folder: str | Path, extra: dict | None = None) -> list[Path]:
+        """Write ``caption.txt``, ``image.png``, ``video.mp4``, ``preview.gif``, ``manifest.json``
+        and ``timings.json`` (plus ``extra`` files: name -> writer of a temporary path).
 
-        All files are written under temporary names first and moved into place together.
+        Every file but ``timings.json`` is a function of the input, the settings and the seed alone,
+        so ``manifest.json`` holds the manifest without its ``seconds``; those are measurements and
+        go to ``timings.json``. All files are written under temporary names first and moved into
+        place together.
         """
         folder = prepare_output_folder(folder)
         fps = self.manifest["video"]["fps"]
+        record = {key: value for key, value in self.manifest.items() if key != "seconds"}
         return write_all(
             folder,
             {
+                **(extra or {}),
                 "caption.txt": lambda path: path.write_text(self.caption + "\n"),
                 "image.png": lambda path: self.image.save(path, format="PNG"),
                 "video.mp4": lambda path: write_mp4(self.video, path, fps=fps),
                 "preview.gif": lambda path: write_gif(self.video, path),
-                "manifest.json": json_writer(self.manifest),
+                "manifest.json": json_writer(record),
+                "timings.json": json_writer({"seconds": self.manifest["seconds"]}),
             },
         )
 
@@ -111,6 +120,7 @@ class MMGPPipeline:
         video_steps: int | None = None,
         static_cache: bool = False,
         compile: bool = False,
+        checkpoints: Checkpoints | None = None,
     ) -> "MMGPPipeline":
         """Build the three stages in ``mode`` ("auto", "tiny" or "real").
 
@@ -119,27 +129,19 @@ class MMGPPipeline:
         runs in float32 on CPU and bfloat16 on CUDA (aMUSEd in float16, its VQ-GAN in float32);
         tiny mode always runs on the CPU in float32.
         ``static_cache`` and ``compile`` switch on the speed options the benchmark compares.
+        ``checkpoints`` is :func:`~mmgp_lesson.capstone.weights.resolve_checkpoints`'s answer when the
+        caller has already asked (the CLI does, before importing torch); ``mode`` and ``weights`` are
+        then not looked at.
         """
-        if mode not in MODES:
-            raise CapstoneError(f"--mode {mode} is not one of {', '.join(MODES)}; pick one of them")
+        checkpoints = checkpoints or resolve_checkpoints(mode, weights)
+        check_device(device)
         device = device or default_device()
-        if device not in ("cpu", "cuda"):
-            raise CapstoneError(f"--device {device} is not cpu or cuda; pick one of them")
         if device == "cuda" and not torch.cuda.is_available():
             raise CapstoneError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu")
-        folders = locate(weights) if mode != "tiny" else {}
-        found = bool(folders) and all(folders.values())
-        if mode == "real" and not found:
-            raise missing_weights_message(folders, weights)
-        real = mode == "real" or (mode == "auto" and found)
-        note = "real weights" if real else "tiny random weights"
-        if mode == "auto":
-            missing = ", ".join(MODEL_IDS[stage] for stage, folder in folders.items() if folder is None)
-            note += " (all three checkpoints found)" if real else f" (not found: {missing}; --mode real says how to get them)"
         video_options = {"frames": frames, "height": height, "width": width, "steps": video_steps}
         video_options = {name: value for name, value in video_options.items() if value is not None}
-        if real:
-            stages, sources = cls._real_stages(folders, device, video_options, image_steps, static_cache, compile)
+        if checkpoints.real:
+            stages, sources = cls._real_stages(checkpoints.folders, device, video_options, image_steps, static_cache, compile)
         else:
             stages = (
                 UnderstandStage.tiny(static_cache=static_cache),
@@ -147,7 +149,7 @@ class MMGPPipeline:
                 VideoStage.tiny(**video_options),
             )
             sources = {stage: "tiny random weights (seed 0)" for stage in MODEL_IDS}
-        return cls(*stages, mode="real" if real else "tiny", sources=sources, mode_note=note)
+        return cls(*stages, mode="real" if checkpoints.real else "tiny", sources=sources, mode_note=checkpoints.note)
 
     @staticmethod
     def _real_stages(folders, device, video_options, image_steps, static_cache, compile):
@@ -165,55 +167,73 @@ class MMGPPipeline:
                     folders["video"], device, torch.bfloat16 if half else torch.float32, **video_options
                 ),
             )
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, SafetensorError) as error:
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise CapstoneError(
                 f"could not load the real checkpoints ({first_line}); re-download them with hf download"
             ) from None
         return stages, {stage: str(folder) for stage, folder in folders.items()}
 
-    def __call__(self, video: str | Path | Video, seed: int = 0, prompt: str | None = None, candidates: int = 1) -> MMGPResult:
-        """Caption ``video``, then draw an image and a clip from the caption (or from ``prompt``); with
-        ``candidates`` > 1 the image is the best of that many, as SmolVLM2 rates them (lesson 10)."""
+    def __call__(
+        self,
+        video: str | Path | Video,
+        seed: int = 0,
+        prompt: str | None = None,
+        candidates: int = 1,
+        progress: Progress | None = None,
+    ) -> MMGPResult:
+        """Caption ``video``, then draw an image and a clip from the caption (or from ``prompt``).
+
+        With ``candidates`` > 1 the image is the best of that many, as SmolVLM2 rates them (lesson 10).
+        ``progress`` reports each stage (and each unmasking / denoising step) as it runs; silent by default.
+        """
         if prompt is not None:
             check_prompts([prompt])
+        progress = progress or Progress(quiet=True)
         timings = {}
         start = time.perf_counter()
-        clip = video if isinstance(video, Video) else read_video(video, count=self.understand.frames)
+        with progress.stage("read"):
+            clip = video if isinstance(video, Video) else read_video(video, sampling=self.understand.sampling)
         timings["read"] = time.perf_counter() - start
 
         start = time.perf_counter()
-        caption = self.understand(clip)
+        with progress.stage("understand"):
+            caption = self.understand(clip)
         timings["understand"] = time.perf_counter() - start
         if prompt is None and not caption:
             raise CapstoneError("the understand stage returned an empty caption; pass --prompt TEXT to draw from your own words")
         prompt = caption if prompt is None else prompt
 
         start = time.perf_counter()
-        chosen = best_of_n(self.image, self.understand, prompt, candidates, seed) if candidates > 1 else None
-        image = chosen.image if chosen else self.image(prompt, seed=seed)[0]
+        with progress.stage("image", steps=self.image.steps) as step:
+            chosen = best_of_n(self.image, self.understand, prompt, candidates, seed) if candidates > 1 else None
+            image = chosen.image if chosen else self.image(prompt, seed=seed, on_step=step)[0]
         timings["image"] = time.perf_counter() - start
 
         start = time.perf_counter()
-        frames = self.video(prompt, seed=seed)
+        with progress.stage("video", steps=self.video.steps) as step:
+            frames = self.video(prompt, seed=seed, on_step=step)
         timings["video"] = time.perf_counter() - start
 
-        manifest = self.manifest(clip, video, seed, caption, prompt, timings)
+        manifest = self.manifest(clip, seed, caption, prompt, timings)
         if chosen:
             manifest["image"]["candidates"] = chosen.manifest()
         return MMGPResult(caption=caption, prompt=prompt, image=image, video=frames, timings=timings, manifest=manifest)
 
-    def manifest(self, clip: Video, source, seed: int, caption: str, prompt: str, timings: dict) -> dict:
+    def manifest(self, clip: Video, seed: int, caption: str, prompt: str, timings: dict) -> dict:
         """The record of a run: everything needed to reproduce it, and how long each stage took."""
         return {
             "mode": self.mode,
             "mode_note": self.mode_note,
             "device": str(self.understand.model.device),
             "seed": seed,
-            "input": str(source) if not isinstance(source, Video) else "(in-memory clip)",
+            "input": clip.source or "(in-memory clip)",
+            "input_sha256": clip.sha256,
+            "package": {"mmgp-lesson": version("mmgp-lesson")},
             "models": {stage: {"id": MODEL_IDS[stage], "weights": self.sources[stage]} for stage in MODEL_IDS},
             "understand": {
                 "frames_sampled": int(len(clip.frames)),
+                "sampling": dataclasses.asdict(self.understand.sampling),
                 "timestamps_s": [round(float(second), 3) for second in clip.timestamps],
                 "max_new_tokens": self.understand.max_new_tokens,
                 "static_cache": self.understand.static_cache,

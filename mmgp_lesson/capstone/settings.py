@@ -6,13 +6,27 @@ size in a fraction of a second, with one line naming the problem and the fix.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 from mmgp_lesson.capstone.errors import CapstoneError
+from mmgp_lesson.ltx_shape import (
+    SPATIAL_COMPRESSION,
+    TEMPORAL_COMPRESSION,
+    is_valid_frame_count,
+    is_valid_side,
+    nearest_frame_count,
+    nearest_side,
+)
 
 MAX_SIDE = 1280
 """The largest video height/width accepted (LTX-Video is trained up to 1216 pixels wide)."""
-MAX_FRAMES = 257
-"""The longest clip accepted: 8 * 32 + 1 frames, about ten seconds at 24 fps."""
+MAX_FRAMES = 32 * TEMPORAL_COMPRESSION + 1
+"""The longest clip accepted: 8 * 32 + 1 = 257 frames, about ten seconds at 24 fps."""
 MAX_STEPS = 200
+MODES = ("auto", "tiny", "real")
+"""``tiny``: tiny random models; ``real``: the published checkpoints; ``auto``: real where all three are found."""
+DEVICES = ("cpu", "cuda")
 
 
 def check_prompts(prompts: list[str]) -> None:
@@ -24,22 +38,22 @@ def check_prompts(prompts: list[str]) -> None:
 def check_video_shape(frames: int, height: int, width: int) -> None:
     """Raise a one-line error unless ``frames = 8k + 1`` and height/width are sane multiples of 32.
 
-    LTX-Video's VAE compresses 32x32 pixels and 8 frames into one latent and keeps the first frame
-    on its own, which is where both rules come from.
+    The rule is :mod:`mmgp_lesson.ltx_shape`'s: LTX-Video's VAE compresses 32x32 pixels and 8
+    frames into one latent and keeps the first frame on its own.
     """
-    if frames < 1 or frames > MAX_FRAMES or (frames - 1) % 8:
-        nearest = max(1, min(MAX_FRAMES, 8 * round((frames - 1) / 8) + 1))
+    if not is_valid_frame_count(frames) or frames > MAX_FRAMES:
+        nearest = min(MAX_FRAMES, nearest_frame_count(frames))
         raise CapstoneError(
-            f"--frames {frames} is not 8k+1 in 1..{MAX_FRAMES} (the LTX VAE packs 8 frames per latent "
-            f"after the first); use --frames {nearest}"
+            f"--frames {frames} is not 8k+1 in 1..{MAX_FRAMES} (the LTX VAE packs {TEMPORAL_COMPRESSION} frames "
+            f"per latent after the first); use --frames {nearest}"
         )
     for name, value in (("height", height), ("width", width)):
-        if not 32 <= value <= MAX_SIDE:
-            raise CapstoneError(f"--{name} {value} is outside 32..{MAX_SIDE} pixels; pick e.g. --{name} 512")
-        if value % 32:
+        if not SPATIAL_COMPRESSION <= value <= MAX_SIDE:
+            raise CapstoneError(f"--{name} {value} is outside {SPATIAL_COMPRESSION}..{MAX_SIDE} pixels; pick e.g. --{name} 512")
+        if not is_valid_side(value):
             raise CapstoneError(
-                f"--{name} {value} is not divisible by 32 (the LTX VAE's spatial compression); "
-                f"use --{name} {max(32, 32 * round(value / 32))}"
+                f"--{name} {value} is not divisible by {SPATIAL_COMPRESSION} (the LTX VAE's spatial compression); "
+                f"use --{name} {nearest_side(value)}"
             )
 
 
@@ -49,3 +63,14 @@ def check_settings(frames: int, height: int | None, width: int | None, image_ste
     for name, steps in (("--image-steps", image_steps), ("--video-steps", video_steps)):
         if steps is not None and not 1 <= steps <= MAX_STEPS:
             raise CapstoneError(f"{name} {steps} is outside 1..{MAX_STEPS}; the defaults are 12 (image) and 50 (video)")
+
+
+def check_device(device: str | None) -> None:
+    """Refuse ``--device cuda`` at once on a Linux machine with no NVIDIA driver loaded (no torch import needed).
+
+    ``None`` (choose automatically) and ``cpu`` always pass; elsewhere the pipeline's build asks torch.
+    """
+    if device not in (None, *DEVICES):
+        raise CapstoneError(f"--device {device} is not cpu or cuda; pick one of them")
+    if device == "cuda" and sys.platform.startswith("linux") and not Path("/proc/driver/nvidia/version").exists():
+        raise CapstoneError("--device cuda was asked for but no NVIDIA driver is loaded on this machine; use --device cpu")

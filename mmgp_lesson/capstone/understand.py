@@ -18,7 +18,7 @@ from transformers import AutoTokenizer, SmolVLMForConditionalGeneration
 from transformers.models.smolvlm.image_processing_pil_smolvlm import SmolVLMImageProcessorPil
 
 from mmgp_lesson.capstone.errors import CapstoneError
-from mmgp_lesson.capstone.media import Video
+from mmgp_lesson.capstone.media import SMOLVLM2_SAMPLING, TINY_SAMPLING, FrameSampling, Video
 from mmgp_lesson.capstone.tiny import tiny_smolvlm
 
 QUESTION = "Describe this video in one sentence."
@@ -67,8 +67,9 @@ def video_prompt(timestamps: list[float], duration: float, image_seq_len: int, q
 class UnderstandStage:
     """Caption a video with a SmolVLM model, its PIL image processor and its tokenizer.
 
-    ``frames`` is how many frames the pipeline samples for the model (8 by default, as in the
-    SmolVLM2 video examples); ``max_new_tokens`` bounds the caption; ``static_cache=True`` asks
+    ``sampling`` is the :class:`~mmgp_lesson.capstone.media.FrameSampling` rule by which the pipeline
+    picks the frames the model sees (SmolVLM2's processor's: 1 frame per second, at most 64, edges
+    skipped on long clips); ``max_new_tokens`` bounds the caption; ``static_cache=True`` asks
     ``generate`` for a static KV cache (fixed-shape tensors, the form CUDA graphs need).
     Generation is greedy, so the caption depends only on the frames and the weights.
     """
@@ -78,14 +79,14 @@ class UnderstandStage:
         model: SmolVLMForConditionalGeneration,
         image_processor: SmolVLMImageProcessorPil,
         tokenizer,
-        frames: int = 8,
+        sampling: FrameSampling = SMOLVLM2_SAMPLING,
         max_new_tokens: int = 64,
         static_cache: bool = False,
     ):
         self.model = model
         self.image_processor = image_processor
         self.tokenizer = tokenizer
-        self.frames = frames
+        self.sampling = sampling
         self.max_new_tokens = max_new_tokens
         self.static_cache = static_cache
 
@@ -164,4 +165,4 @@ class UnderstandStage:
     @classmethod
     def tiny(cls, seed: int = 0, **options) -> "UnderstandStage":
         """The stage around :func:`~mmgp_lesson.capstone.tiny.tiny_smolvlm` (captions of at most 16 words)."""
-        return cls(*tiny_smolvlm(seed), **{"max_new_tokens": 16, **options})
+        return cls(*tiny_smolvlm(seed), **{"max_new_tokens": 16, "sampling": TINY_SAMPLING, **options})

@@ -2,8 +2,8 @@
 
 LTX-Video's VAE compresses 32x32 pixels and 8 frames into one latent, and keeps the first frame
 on its own: a clip must have ``8k + 1`` frames and sides that are multiples of 32.
-:func:`~mmgp_lesson.capstone.settings.check_video_shape` (importable from here too) says so
-before anything is computed.
+:func:`~mmgp_lesson.capstone.settings.check_video_shape` (the rule of :mod:`mmgp_lesson.ltx_shape`)
+says so before anything is computed.
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ from diffusers import LTXPipeline
 
 from mmgp_lesson.capstone.media import as_uint8
 from mmgp_lesson.capstone.settings import check_prompts, check_video_shape
-from mmgp_lesson.capstone.tiny import TINY_TEXT_LENGTH, tiny_ltx
-
-__all__ = ["VideoStage", "check_video_shape"]
+from mmgp_lesson.capstone.tiny import tiny_ltx
+from mmgp_lesson.capstone.tokenizers import TINY_TEXT_LENGTH
 
 
 class VideoStage:
@@ -49,9 +48,14 @@ class VideoStage:
         pipe.set_progress_bar_config(disable=True)
 
     @torch.inference_mode()
-    def __call__(self, prompt: str, seed: int = 0) -> np.ndarray:
-        """The frames of one clip for ``prompt``, drawn with a CPU generator seeded with ``seed``."""
+    def __call__(self, prompt: str, seed: int = 0, on_step=None) -> np.ndarray:
+        """The frames of one clip for ``prompt``, drawn with a CPU generator seeded with ``seed``; ``on_step()`` after each step."""
         check_prompts([prompt])
+
+        def step_ended(pipe, index, timestep, tensors):
+            on_step()
+            return tensors
+
         frames = self.pipe(
             prompt=prompt,
             num_frames=self.frames,
@@ -62,6 +66,7 @@ class VideoStage:
             max_sequence_length=self.max_sequence_length,
             generator=torch.Generator("cpu").manual_seed(seed),
             output_type="np",
+            callback_on_step_end=None if on_step is None else step_ended,
         ).frames
         return as_uint8(frames[0])
 

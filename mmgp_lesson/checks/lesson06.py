@@ -7,7 +7,8 @@ import math
 import torch
 
 from mmgp_lesson.checks import CheckFailed, call_answer, exercise, generator, passed, require, rng
-from mmgp_lesson.latent_flow import euler_sample, frames_for_duration, latent_shape
+from mmgp_lesson.latent_flow import euler_sample
+from mmgp_lesson.ltx_shape import frames_for, is_valid_frame_count, latent_shape
 from mmgp_lesson.toys import DTYPE
 
 
@@ -50,7 +51,7 @@ def euler_sampler(sampler) -> None:
     raise CheckFailed(f"your end points differ from Euler's by up to {error:.3g}: use h = 1/steps and z <- z + h v(z, k h) for k = 0..steps-1")
 
 
-@exercise("06-2", answer="ltx_latent", references=("mmgp_lesson.latent_flow:latent_shape",))
+@exercise("06-2", answer="ltx_latent", references=("mmgp_lesson.ltx_shape:latent_shape",))
 def ltx_latent_shape(shape_fn) -> None:
     """Exercise 06.2: ``shape_fn(frames, height, width, channels)`` must give LTX's latent shape (C, F', H', W')."""
     drawn = rng(62)
@@ -73,20 +74,35 @@ def ltx_latent_shape(shape_fn) -> None:
     passed(f"latent shapes (C, 1 + (F-1)/8, H/32, W/32) are right for {len(cases)} clips")
 
 
-@exercise("06-3", answer="frames_for", references=("mmgp_lesson.latent_flow:frames_for_duration",))
+@exercise("06-3", answer="frames_for", references=("mmgp_lesson.ltx_shape:frames_for",))
 def frames_for_seconds(frames_fn) -> None:
-    """Exercise 06.3: ``frames_fn(seconds, fps)`` must give the fewest 8k+1 frames spanning ``seconds``."""
-    for seconds, fps in ((2, 24), (1, 24), (5, 24), (3, 25), (0.5, 30)):
+    """Exercise 06.3 (and 08.1): ``frames_fn(seconds, fps)`` must give the fewest 8k+1 frames lasting ``seconds``.
+
+    A clip of F frames lasts F / fps seconds (:mod:`mmgp_lesson.ltx_shape`). The cases include
+    durations of exactly 8k + 1 frames (1 s at 25 fps, 1 s at 17 fps), where counting frame
+    intervals, (F - 1) / fps, asks for 8 frames too many: that mistake gets its own feedback.
+    Integers in, an integer out: the comparison is exact.
+    """
+    for seconds, fps in ((2, 24), (1, 25), (5, 24), (1, 17), (0.5, 30), (10, 30), (3, 8)):
         value = call_answer(frames_fn, seconds, fps, returns="an int")
-        exact = frames_for_duration(seconds, fps)
+        exact = frames_for(seconds, fps)
         if value == exact:
             continue
-        if value == seconds * fps:
-            raise CheckFailed(f"{value} frames for {seconds} s at {fps} fps is not of the form 8k + 1 (erratum 6): a clip of F frames spans F - 1 intervals")
-        if isinstance(value, int) and (value - 1) % 8 == 0 and value < exact:
-            raise CheckFailed(f"{value} frames span only {(value - 1) / fps:.3g} s, less than {seconds} s: round the number of groups of 8 up")
-        if isinstance(value, int) and value % 8 == 0:
-            raise CheckFailed(f"{value} is a multiple of 8; the VAE needs one more frame, 8k + 1")
-        raise CheckFailed(f"for {seconds} s at {fps} fps you give {value}; expected {exact} = 8·ceil({seconds}·{fps}/8) + 1")
-    require(math.isclose((frames_for_duration(2, 24) - 1) / 24, 2.0), "internal: 49 frames must span two seconds")
-    passed("frame counts are 8k + 1 and span the requested duration (49 for 2 s at 24 fps)")
+        case = f"for {seconds} s at {fps} fps ({seconds * fps:g} frames)"
+        require(isinstance(value, int), f"{case} return an int, not {type(value).__name__}")
+        by_intervals = 8 * math.ceil(seconds * fps / 8 - 1e-9) + 1  # the fewest 8k + 1 with (F - 1)/fps >= seconds
+        if value == by_intervals:
+            raise CheckFailed(
+                f"{case} you return {value}: you count frame intervals, (F - 1)/fps; a clip of F frames "
+                f"lasts F/fps seconds (each frame is shown 1/fps), so {exact} frames are enough"
+            )
+        if value == seconds * fps and not is_valid_frame_count(value):
+            raise CheckFailed(f"{case} you return {value}, which is not of the form 8k + 1 (erratum 6)")
+        if value % 8 == 0:
+            raise CheckFailed(f"{case} you return {value}, a multiple of 8; the VAE needs one more frame, 8k + 1")
+        if not is_valid_frame_count(value):
+            raise CheckFailed(f"{case} you return {value}, which is not of the form 8k + 1")
+        if value < seconds * fps:
+            raise CheckFailed(f"{case} your {value} frames last only {value / fps:.3g} s: round the number of groups of 8 up")
+        raise CheckFailed(f"{case} you return {value}; {exact} is the smallest 8k + 1 that is at least {seconds * fps:g}")
+    passed("frame counts are 8k + 1 and last the requested duration (49 for 2 s at 24 fps, 25 for 1 s at 25 fps)")

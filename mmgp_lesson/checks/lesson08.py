@@ -3,34 +3,17 @@
 from __future__ import annotations
 
 import copy
-import math
 
 from mmgp_lesson.capstone.weights import MODEL_IDS
-from mmgp_lesson.capstone_app import STAGES, timing_summary
+from mmgp_lesson.capstone.app import STAGES, timing_summary
 from mmgp_lesson.checks import AnswerRaised, CheckFailed, call_answer, exercise, passed, require, rng
-
-# (seconds, fps) -> the fewest frames of the form 8k + 1 that last at least that long.
-_DURATIONS = ((2, 24), (5, 24), (1, 25), (0.5, 24), (10, 30), (3, 8))
+from mmgp_lesson.checks.lesson06 import frames_for_seconds
 
 
-@exercise("08-1", answer="frames_for", references=("mmgp_lesson.latent_flow:frames_for_duration",))
+@exercise("08-1", answer="frames_for", references=("mmgp_lesson.ltx_shape:frames_for",))
 def ltx_frames(frames_for) -> None:
-    """Exercise 08.1: ``frames_for(seconds, fps)`` is the smallest 8k + 1 >= seconds · fps (integers: exact)."""
-    for seconds, fps in _DURATIONS:
-        value = call_answer(frames_for, seconds, fps, returns="an int")
-        exact = 8 * math.ceil((seconds * fps - 1) / 8) + 1
-        if value == exact:
-            continue
-        case = f"for {seconds} s at {fps} fps ({seconds * fps:g} frames)"
-        require(isinstance(value, int), f"{case} return an int, not {type(value).__name__}")
-        if (value - 1) % 8:
-            if value % 8 == 0:
-                raise CheckFailed(f"{case} you return {value}, a multiple of 8: LTX-Video needs 8k + 1 (the first frame is encoded on its own)")
-            raise CheckFailed(f"{case} you return {value}, which is not of the form 8k + 1")
-        if value < seconds * fps:
-            raise CheckFailed(f"{case} your {value} frames are shorter than the clip: round k up, not down")
-        raise CheckFailed(f"{case} you return {value}, but {exact} = 8·{(exact - 1) // 8} + 1 is the smallest valid count that is long enough")
-    passed(f"frame counts right for all {len(_DURATIONS)} durations: 49 frames for 2 s at 24 fps, not 48")
+    """Exercise 08.1: lesson 06's frame rule again, checked by the same cases (one meaning of duration: F/fps)."""
+    frames_for_seconds(frames_for)
 
 
 def _runs() -> list[dict[str, float]]:
@@ -42,7 +25,7 @@ def _runs() -> list[dict[str, float]]:
     return [{stage: value * factor * (1 + 0.01 * index) for index, (stage, value) in enumerate(base.items())} for factor in factors]
 
 
-@exercise("08-2", answer="summarise", references=("mmgp_lesson.capstone_app:timing_summary",))
+@exercise("08-2", answer="summarise", references=("mmgp_lesson.capstone.app:timing_summary",))
 def timing_table(summarise) -> None:
     """Exercise 08.2: per stage median, min, max and share of the summed medians (float64: to 1e-12)."""
     runs = _runs()
@@ -100,7 +83,7 @@ def _broken_manifests() -> dict[str, dict]:
     return cases
 
 
-@exercise("08-3", answer="problems_of", references=("mmgp_lesson.capstone_app:manifest_problems",))
+@exercise("08-3", answer="problems_of", references=("mmgp_lesson.capstone.app:manifest_problems",))
 def manifest_validator(problems_of) -> None:
     """Exercise 08.3: ``problems_of(manifest)`` is empty for a valid manifest and names every flaw."""
     value = call_answer(problems_of, _valid_manifest(), returns="a list of problems")

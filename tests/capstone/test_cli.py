@@ -1,16 +1,28 @@
-"""``mmgp-lesson run`` and ``demo``: the files they write, and one clean error line for each bad input."""
+"""``mmgp-lesson run`` and ``demo``: the files they write, and one clean error line for each bad input.
+
+Each bad input must be refused with one line naming the problem and the fix, exit status 2, no
+traceback, nothing created, and before torch, diffusers or transformers are imported (checked in a
+fresh process, where the imports really are cold).
+"""
 
 import json
+import signal
 import subprocess
 import sys
+import time
 
 import av
 import numpy as np
 import pytest
 
+from mmgp_lesson.capstone.tiny import save_tiny_checkpoints
 from mmgp_lesson.capstone.understand import UnderstandStage
+from mmgp_lesson.capstone.weights import MODEL_IDS
 from mmgp_lesson.cli import main
 from tests.capstone.test_media import zero_frame_avi
+
+HEAVY = ("torch", "diffusers", "transformers", "jupytext", "nbformat")
+"""Libraries no refusal may import: each costs seconds, and a bad input must be refused in well under two."""
 
 
 def run(capsys, *arguments):
@@ -29,7 +41,7 @@ def assert_one_line_error(status, err, *words):
         assert word in lines[0], (word, lines[0])
 
 
-FAST = ("--mode", "tiny", "--frames", "9")
+FAST = ("--mode", "tiny", "--frames", "9", "--quiet")
 
 
 def test_run_writes_every_file(capsys, sample_video, tmp_path):
@@ -44,11 +56,33 @@ def test_run_writes_every_file(capsys, sample_video, tmp_path):
         assert container.streams.video[0].frames == 9
 
 
+def test_progress_is_one_line_per_stage_on_stderr_unless_quiet(capsys, sample_video, tmp_path):
+    status, out, err = run(capsys, "run", str(sample_video), "--out", str(tmp_path), "--mode", "tiny", "--frames", "9")
+    assert status == 0 and "seconds:" in out
+    lines = err.strip().splitlines()  # stderr is not a terminal here: no bars
+    assert [line.split(":")[0] for line in lines] == ["read", "understand", "image", "video"], err
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert lines[2].startswith(f"image: {manifest['image']['steps']} steps in ") and lines[3].startswith(f"video: {manifest['video']['steps']} steps in ")
+    assert run(capsys, "run", str(sample_video), "--out", str(tmp_path), *FAST)[2] == ""  # --quiet
+
+
+def test_manifest_records_input_hash_command_and_version(capsys, sample_video, tmp_path):
+    import hashlib
+    from importlib.metadata import version
+
+    arguments = ["run", str(sample_video), "--out", str(tmp_path), *FAST]
+    assert run(capsys, *arguments)[0] == 0
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["input_sha256"] == hashlib.sha256(sample_video.read_bytes()).hexdigest()
+    assert manifest["command"] == ["mmgp-lesson", *arguments]
+    assert manifest["package"] == {"mmgp-lesson": version("mmgp-lesson")}
+
+
 def test_demo_runs_on_its_generated_clip(capsys, tmp_path):
     status, out, _ = run(capsys, "demo", "--out", str(tmp_path), "--mode", "tiny")
     assert status == 0
     assert (tmp_path / "sample.mp4").is_file() and (tmp_path / "video.mp4").is_file()
-    seconds = json.loads((tmp_path / "manifest.json").read_text())["seconds"]
+    seconds = json.loads((tmp_path / "timings.json").read_text())["seconds"]
     assert sum(seconds.values()) < 60  # the issue's budget for the demo on a 2-core CPU
 
 
@@ -63,7 +97,29 @@ def wide_avi(path):
     return path
 
 
-def bad_inputs(tmp_path, sample_video):
+def bad_metadata_mp4(path):
+    """A playable three-frame mp4 whose title tag is not UTF-8 (PyAV raises UnicodeDecodeError on opening it)."""
+    with av.open(str(path), "w", format="mp4") as container:
+        container.metadata["title"] = "QQQQQQQQ"
+        stream = container.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        for level in (0, 100, 200):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.full((32, 32, 3), level, np.uint8), format="rgb24")))
+        container.mux(stream.encode())
+    path.write_bytes(path.read_bytes().replace(b"QQQQQQQQ", b"\xff\xfe\xfd\xfc" * 2))
+    return path
+
+
+@pytest.fixture(scope="module")
+def damaged_weights(tmp_path_factory):
+    """The tiny checkpoints in real mode's layout, with SmolVLM's model.safetensors cut in half."""
+    folder = save_tiny_checkpoints(tmp_path_factory.mktemp("damaged-weights"))
+    weights = folder / MODEL_IDS["understand"] / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    return folder
+
+
+def bad_inputs(tmp_path, sample_video, damaged_weights):
     """Each bad input of the issue: (video path, extra arguments, words the error must contain)."""
     text = tmp_path / "notes.mp4"
     text.write_text("just text")
@@ -72,6 +128,13 @@ def bad_inputs(tmp_path, sample_video):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     return {
+        "folder as video": (tmp_path, (), ["is a folder, not a video file"]),
+        "metadata not UTF-8": (bad_metadata_mp4(tmp_path / "meta.mp4"), (), ["metadata is not valid UTF-8", "re-export"]),
+        "seed past 2^63-1": (sample_video, ("--seed", "18446744073709551616"), ["--seed", "outside 0..2^63-1"]),
+        "seed not a number": (sample_video, ("--seed", "one"), ["--seed", "not an integer"]),
+        "auto with missing --weights": (sample_video, ("--mode", "auto", "--weights", str(tmp_path / "nope")), ["is not a folder"]),
+        "auto with empty --weights": (sample_video, ("--mode", "auto", "--weights", str(tmp_path)), ["hf download"]),
+        "damaged safetensors": (sample_video, ("--mode", "real", "--weights", str(damaged_weights)), ["model.safetensors is damaged", "hf download HuggingFaceTB"]),
         "missing file": (tmp_path / "nope.mp4", (), ["no such file", "check the path"]),
         "not a video": (text, (), ["not a video file", "pass an .mp4"]),
         "truncated video": (cut, (), ["truncated or corrupt", "re-export"]),
@@ -84,29 +147,76 @@ def bad_inputs(tmp_path, sample_video):
         "width not /32": (sample_video, ("--width", "500"), ["not divisible by 32", "use --width 512"]),
         "unwritable output": (sample_video, ("--out", str(blocker / "out")), ["cannot write to the output folder"]),
         "real without weights": (sample_video, ("--mode", "real", "--weights", str(tmp_path)), ["hf download amused/amused-256"]),
-        "unknown mode": (sample_video, ("--mode", "huge"), ["--mode huge is not one of"]),
+        "unknown mode": (sample_video, ("--mode", "huge"), ["argument --mode: invalid choice: 'huge'", "'auto', 'tiny', 'real'"]),
         "zero steps": (sample_video, ("--image-steps", "0"), ["--image-steps 0 is outside 1..200"]),
-        "unknown device": (sample_video, ("--device", "tpu"), ["--device tpu is not cpu or cuda"]),
+        "unknown device": (sample_video, ("--device", "tpu"), ["argument --device: invalid choice: 'tpu'", "'cpu', 'cuda'"]),
     }
 
 
 BAD_INPUTS = (
     "missing file", "not a video", "truncated video", "zero frames", "huge input video", "absurd height",
     "empty prompt", "frames not 8k+1", "height not /32", "width not /32", "unwritable output",
-    "real without weights", "unknown mode", "zero steps", "unknown device",
+    "real without weights", "unknown mode", "zero steps", "unknown device", "folder as video",
+    "metadata not UTF-8", "seed past 2^63-1", "seed not a number", "auto with missing --weights",
+    "auto with empty --weights", "damaged safetensors",
 )
 
 
-@pytest.mark.parametrize("case", BAD_INPUTS)
-def test_bad_input_gets_one_clear_line(case, capsys, sample_video, tmp_path):
-    cases = bad_inputs(tmp_path, sample_video)
-    assert set(cases) == set(BAD_INPUTS)
-    video, extra, words = cases[case]
+def arguments_of(case, tmp_path, sample_video, damaged_weights):
+    video, extra, words = bad_inputs(tmp_path, sample_video, damaged_weights)[case]
     out = tmp_path / "out"
-    arguments = ["run", str(video), "--out", str(out), "--mode", "tiny", "--frames", "9", *extra]
+    return ["run", str(video), "--out", str(out), "--mode", "tiny", "--frames", "9", *extra], out, words
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS)
+def test_bad_input_gets_one_clear_line(case, capsys, sample_video, tmp_path, damaged_weights):
+    assert set(bad_inputs(tmp_path, sample_video, damaged_weights)) == set(BAD_INPUTS)
+    arguments, out, words = arguments_of(case, tmp_path, sample_video, damaged_weights)
     status, _, err = run(capsys, *arguments)
     assert_one_line_error(status, err, *words)
-    assert not out.exists() or not any(out.iterdir())  # nothing was written
+    assert not out.exists()  # nothing was created, not even the folder
+
+
+# Runs in a fresh interpreter: each refusal, then the list of heavy libraries it had imported by then.
+_REFUSE_ALL = """
+import json, sys
+from mmgp_lesson.cli import main
+for arguments in json.loads(sys.argv[1]):
+    status = main(arguments)
+    print(json.dumps([status, sorted(name for name in {heavy} if name in sys.modules)]), flush=True)
+"""
+
+
+def test_every_refusal_comes_before_the_model_libraries_are_imported(sample_video, tmp_path, damaged_weights):
+    folders = {case: tmp_path / f"case-{index}" for index, case in enumerate(BAD_INPUTS)}
+    for folder in folders.values():
+        folder.mkdir()
+    cases = {case: arguments_of(case, folder, sample_video, damaged_weights) for case, folder in folders.items()}
+    script = _REFUSE_ALL.format(heavy=HEAVY)
+    payload = json.dumps([arguments for arguments, _, _ in cases.values()])
+    completed = subprocess.run([sys.executable, "-c", script, payload], capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in completed.stderr, completed.stderr
+    results = [json.loads(line) for line in completed.stdout.splitlines()]
+    assert len(results) == len(cases)
+    for (case, (_, out, _)), (status, heavy) in zip(cases.items(), results):
+        assert status == 2 and heavy == [], (case, status, heavy)
+        assert not out.exists(), case
+
+
+@pytest.mark.parametrize("delay", [1.0, 2.5, 5.0])
+def test_ctrl_c_says_interrupted_exits_130_and_writes_nothing(tmp_path, delay):
+    out = tmp_path / "demo"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mmgp_lesson.cli", "demo", "--mode", "tiny", "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    if process.returncode == 0:
+        pytest.skip(f"the demo finished within {delay} s, before the signal")
+    assert process.returncode == 130 and err.strip().splitlines() == ["mmgp-lesson demo: interrupted"], err
+    assert not out.exists()
 
 
 def test_empty_caption_is_reported(capsys, sample_video, tmp_path, monkeypatch):

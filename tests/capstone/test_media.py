@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from mmgp_lesson.capstone.errors import CapstoneError
-from mmgp_lesson.capstone.media import make_sample_video, read_video, sample_indices, write_gif, write_mp4
+from mmgp_lesson.capstone.media import FrameSampling, make_sample_video, read_video, sample_indices, write_gif, write_mp4
 
 
 def digest(path) -> str:
@@ -109,3 +109,31 @@ def test_each_bad_file_gets_its_own_message(tmp_path, sample_video):
 def test_resolution_over_the_limit_is_refused(sample_video):
     with pytest.raises(CapstoneError, match="128x96 pixels, outside 1..100"):
         read_video(sample_video, max_side=100)
+
+
+@pytest.mark.parametrize(
+    "total, video_fps, rule, expected",
+    [
+        # 2 s, 4 per second, at most 8: linspace(0, 47, 8) = 0, 6.71, 13.4, 20.1, 26.9, 33.6, 40.3, 47, rounded down
+        (48, 24.0, FrameSampling(fps=4, max_frames=8), [0, 6, 13, 20, 26, 33, 40, 47]),
+        # 10 s at 1 per second: 10 frames over 0 .. 239 (step 26.56); 10 - 2 > 64 is false, so no edge is skipped
+        (240, 24.0, FrameSampling(fps=1, max_frames=64), [0, 26, 53, 79, 106, 132, 159, 185, 212, 239]),
+        # 0.5 s: round(0.5) = 0 (half to even), raised to the minimum of one frame
+        (12, 24.0, FrameSampling(fps=1, max_frames=64), [0]),
+        # 2.5 s: round(2.5) = 2 (half to even), the two ends
+        (60, 24.0, FrameSampling(fps=1, max_frames=64), [0, 59]),
+        # 12 s at 25 fps with a cap of 4 frames: 12 - 2 > 4 * 1, so frames 25 .. 275 only (step 83.33)
+        (300, 25.0, FrameSampling(fps=1, max_frames=4), [25, 108, 191, 275]),
+    ],
+)
+def test_frame_sampling_follows_the_smolvlm2_processor(total, video_fps, rule, expected):
+    assert rule.indices(total, video_fps).tolist() == expected
+
+
+def test_read_video_decodes_the_frames_the_rule_picks(sample_video):
+    full = read_video(sample_video)
+    rule = FrameSampling(fps=4, max_frames=8)
+    picked = read_video(sample_video, sampling=rule)
+    indices = rule.indices(full.source_frames, full.fps)
+    np.testing.assert_array_equal(picked.frames, full.frames[indices])
+    np.testing.assert_array_equal(picked.timestamps, indices / full.fps)

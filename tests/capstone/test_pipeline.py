@@ -50,20 +50,26 @@ def test_same_seed_gives_byte_identical_files(tiny_pipeline, sample_video, tmp_p
     first = tiny_pipeline(sample_video, seed=7).save(tmp_path / "a")
     second = tiny_pipeline(sample_video, seed=7).save(tmp_path / "b")
     names = [path.name for path in first]
-    assert names == ["caption.txt", "image.png", "video.mp4", "preview.gif", "manifest.json"]
-    for one, other in zip(first[:-1], second[:-1]):
+    assert names == ["caption.txt", "image.png", "video.mp4", "preview.gif", "manifest.json", "timings.json"]
+    for one, other in zip(first[:-1], second[:-1]):  # every file but the measured wall times
         assert one.read_bytes() == other.read_bytes(), one.name
-    manifests = [json.loads(path.read_text()) for path in (first[-1], second[-1])]
-    for manifest in manifests:
-        manifest.pop("seconds")  # wall times are the only thing allowed to differ
-    assert manifests[0] == manifests[1]
+    assert "seconds" not in json.loads(first[4].read_text()) and "read" in json.loads(first[5].read_text())["seconds"]
     other_seed = tiny_pipeline(sample_video, seed=8).save(tmp_path / "c")
     assert other_seed[1].read_bytes() != first[1].read_bytes()
 
 
-def test_auto_falls_back_to_tiny_and_says_so(tmp_path):
-    pipeline = MMGPPipeline.build(mode="auto", weights=tmp_path, frames=9)
+def test_auto_falls_back_to_tiny_and_says_so(monkeypatch):
+    def not_cached(model_id, local_files_only):
+        raise FileNotFoundError(model_id)
+
+    monkeypatch.setattr("mmgp_lesson.capstone.weights.snapshot_download", not_cached)
+    pipeline = MMGPPipeline.build(mode="auto", frames=9)
     assert pipeline.mode == "tiny" and "not found" in pipeline.mode_note
+
+
+def test_auto_with_an_explicit_weights_folder_that_lacks_them_is_an_error(tmp_path):
+    with pytest.raises(CapstoneError, match="hf download"):
+        MMGPPipeline.build(mode="auto", weights=tmp_path)
 
 
 def test_real_without_weights_names_the_download_command(tmp_path):

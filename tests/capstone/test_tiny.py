@@ -2,15 +2,8 @@
 
 import torch
 
-from mmgp_lesson.capstone.tiny import (
-    SMOLVLM_SPECIAL_TOKENS,
-    TINY_TEXT_LENGTH,
-    tiny_amused,
-    tiny_clip_tokenizer,
-    tiny_ltx,
-    tiny_smolvlm,
-    tiny_t5_tokenizer,
-)
+from mmgp_lesson.capstone.tiny import tiny_amused, tiny_ltx, tiny_smolvlm
+from mmgp_lesson.capstone.tokenizers import SMOLVLM_SPECIAL_TOKENS, TINY_TEXT_LENGTH, tiny_clip_tokenizer, tiny_t5_tokenizer
 
 
 def test_clip_tokenizer_knows_the_words_and_pads_to_its_length():
@@ -70,7 +63,7 @@ def test_tiny_vae_keeps_the_real_compression():
 def test_only_the_known_amused_deprecation_warning_is_dropped():
     import logging
 
-    import mmgp_lesson.capstone.tiny  # noqa: F401  (installs the filter)
+    import mmgp_lesson.capstone.models  # noqa: F401  (installs the filter)
 
     logger = logging.getLogger("diffusers.pipelines.pipeline_utils")
 
@@ -79,3 +72,15 @@ def test_only_the_known_amused_deprecation_warning_is_dropped():
 
     assert not shown("The AmusedPipeline has been deprecated and will not receive bug fixes ...")
     assert shown("The LTXPipeline needs more memory")
+
+
+def test_building_a_model_leaves_the_callers_random_state_alone():
+    from mmgp_lesson.capstone.realsize import real_size_ltx
+
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    tiny_amused(seed=5)
+    with torch.device("meta"):
+        real_size_ltx(seed=5)
+    assert torch.equal(torch.rand(3), expected)  # the builders draw from a forked generator, never the caller's

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmgp_lesson.capstone.media import read_video
+from mmgp_lesson.capstone.media import FrameSampling, read_video
 from mmgp_lesson.capstone.understand import QUESTION, UnderstandStage, number_in_words, video_prompt
 
 
@@ -31,7 +31,7 @@ def test_video_prompt_has_one_timestamped_block_per_frame():
 
 
 def test_inputs_hold_one_image_block_per_sampled_frame(understand, sample_video):
-    clip = read_video(sample_video, count=understand.frames)
+    clip = read_video(sample_video, sampling=understand.sampling)
     inputs = understand.inputs(clip)
     assert inputs["pixel_values"].shape == (1, 8, 3, 32, 32)
     image_id = understand.tokenizer.convert_tokens_to_ids("<image>")
@@ -42,7 +42,7 @@ def test_inputs_hold_one_image_block_per_sampled_frame(understand, sample_video)
 
 
 def test_caption_is_words_and_depends_on_the_frames(understand, sample_video):
-    clip = read_video(sample_video, count=understand.frames)
+    clip = read_video(sample_video, sampling=understand.sampling)
     caption = understand(clip)
     assert caption and "<" not in caption
     assert understand(clip) == caption
@@ -55,7 +55,7 @@ def test_caption_is_words_and_depends_on_the_frames(understand, sample_video):
 
 
 def test_static_cache_gives_the_same_caption(understand, sample_video):
-    clip = read_video(sample_video, count=understand.frames)
+    clip = read_video(sample_video, sampling=understand.sampling)
     static = UnderstandStage(understand.model, understand.image_processor, understand.tokenizer, max_new_tokens=16, static_cache=True)
     assert static(clip) == understand(clip)
 
@@ -90,7 +90,7 @@ def test_official_processor_gives_the_same_inputs(understand, sample_video):
     from transformers import SmolVLMProcessor, SmolVLMVideoProcessor
     from transformers.video_utils import VideoMetadata
 
-    clip = read_video(sample_video, count=understand.frames)
+    clip = read_video(sample_video, sampling=understand.sampling)
     size = understand.frame_size
     processor = SmolVLMProcessor(
         image_processor=understand.image_processor,
@@ -109,3 +109,22 @@ def test_official_processor_gives_the_same_inputs(understand, sample_video):
     assert official["input_ids"].tolist() == ours["input_ids"].tolist()
     # torchvision's and PIL's resampling round differently: allow one 8-bit level after normalising (2/255).
     torch.testing.assert_close(official["pixel_values"], ours["pixel_values"], atol=2 / 255 + 1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("video_fps", [24.0, 25.0, 30.0, 12.5])
+def test_frame_sampling_matches_transformers_own_sample_frames(video_fps):
+    """``FrameSampling`` against ``SmolVLMVideoProcessor.sample_frames`` itself, on clips of 1 frame to 5 minutes.
+
+    The method reads only ``num_frames`` and ``fps`` from its processor, so it runs unbound on a
+    stand-in object, without the torchvision the processor's constructor needs.
+    """
+    from transformers.models.smolvlm.video_processing_smolvlm import SmolVLMVideoProcessor
+    from transformers.video_utils import VideoMetadata
+
+    for fps, max_frames in ((1.0, 64), (4.0, 8), (2.0, 16)):
+        processor = SimpleNamespace(num_frames=max_frames, fps=fps)
+        for total in (1, 2, 11, 12, 47, 48, 61, 240, 1201, 2400, 9000):
+            metadata = VideoMetadata(total_num_frames=total, fps=video_fps, duration=total / video_fps)
+            official = SmolVLMVideoProcessor.sample_frames(processor, metadata)
+            ours = FrameSampling(fps=fps, max_frames=max_frames).indices(total, video_fps)
+            assert ours.tolist() == np.asarray(official).tolist(), (total, video_fps, fps, max_frames)

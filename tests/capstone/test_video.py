@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from mmgp_lesson.capstone.errors import CapstoneError
-from mmgp_lesson.capstone.video import check_video_shape
+from mmgp_lesson.capstone.settings import check_video_shape
 
 
 def test_clip_has_the_asked_shape_and_the_seed_fixes_it(video_stage):

@@ -5,8 +5,8 @@
 - :func:`timing_summary` and :func:`timing_markdown` — the per-stage timing table of several runs.
 - :func:`manifest_problems` — what is missing or inconsistent in a run's ``manifest.json``.
 - :data:`LICENCES` — each checkpoint's licence, as its model card states it.
-- :func:`build_app` — the ipywidgets app: choose a video, a seed and step counts; see caption,
-  image, video and timings.
+- :func:`build_app` — the ipywidgets app: choose a sample clip or upload your own, a seed and step
+  counts; see caption, image, video and timings.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import numpy as np
 
 from mmgp_lesson.capstone.media import Video, write_gif, write_mp4
 from mmgp_lesson.capstone.weights import MODEL_IDS
+from mmgp_lesson.ltx_shape import is_valid_frame_count, is_valid_side
 
 STAGES = ("read", "understand", "image", "video")
 """The timed stages of one ``MMGPPipeline`` call, in the order they run."""
@@ -127,11 +128,11 @@ def manifest_problems(manifest: dict) -> list[str]:
             problems.append(f"models.{stage} must give id {model_id!r} and where its weights came from")
     video = manifest.get("video", {})
     frames = video.get("frames")
-    if not isinstance(frames, int) or frames < 1 or (frames - 1) % 8:
+    if not isinstance(frames, int) or not is_valid_frame_count(frames):
         problems.append(f"video.frames is {frames!r}, not of the form 8k + 1")
     for side in ("height", "width"):
         value = video.get(side)
-        if not isinstance(value, int) or value < 32 or value % 32:
+        if not isinstance(value, int) or not is_valid_side(value):
             problems.append(f"video.{side} is {value!r}, not a positive multiple of 32")
     seconds = manifest.get("seconds", {})
     for stage in STAGES:
@@ -144,34 +145,58 @@ def manifest_problems(manifest: dict) -> list[str]:
 
 
 def build_app(pipeline, videos: dict[str, str | Path | Video], seeds: int = 10, max_steps: int = 24):
-    """The capstone app: dropdown of ``videos``, seed and step sliders, a Run button, and the outputs.
+    """The capstone app: dropdown of ``videos``, an upload button for the learner's own clip, seed and
+    step sliders, a Run button, and the outputs.
 
-    Pressing Run calls ``pipeline`` on the chosen clip with the chosen seed and step counts (the
-    stages' ``steps`` attributes are set for the call and restored after), then shows the caption,
-    the image (PNG), the generated clip (GIF) and the stage timings. Returns the widget.
+    An uploaded file is saved to a temporary folder and added to the dropdown (and chosen). Pressing
+    Run calls ``pipeline`` on the chosen clip with the chosen seed and step counts (the stages'
+    ``steps`` attributes are set for the call and restored after), then shows the caption, the
+    image (PNG), the generated clip (GIF) and the stage timings; a clip the pipeline refuses (not a
+    video, damaged, too large) shows its one-line reason instead. Returns the widget.
     """
     import ipywidgets as widgets
     from IPython.display import HTML, Markdown, display
+
+    from mmgp_lesson.capstone.errors import CapstoneError
+
+    videos = dict(videos)
+    choice = widgets.Dropdown(options=list(videos), description="video")
+    upload = widgets.FileUpload(accept=".mp4,.webm,.gif,.mov,.mkv", multiple=False, description="your clip")
+
+    def add_upload(change):
+        for item in change["new"]:
+            path = Path(tempfile.mkdtemp(prefix="mmgp-upload-")) / Path(item["name"]).name
+            path.write_bytes(bytes(item["content"]))
+            videos[f"yours: {path.name}"] = path
+        choice.options = list(videos)
+        choice.value = list(videos)[-1]
+
+    upload.observe(add_upload, names="value")
 
     def run(video, seed, image_steps, video_steps):
         saved = pipeline.image.steps, pipeline.video.steps
         pipeline.image.steps, pipeline.video.steps = image_steps, video_steps
         try:
             result = pipeline(videos[video], seed=seed)
+        except CapstoneError as error:
+            display(Markdown(f"**cannot run on {video}**: {error}"))
+            return
         finally:
             pipeline.image.steps, pipeline.video.steps = saved
         display(Markdown(f"**caption**: {result.caption}"))
         display(widgets.HBox([widgets.Image(value=_png_bytes(result.image), width=160), widgets.HTML(gif_html(result.video))]))
         display(HTML(f"<small>{_seconds_line(result.timings)}</small>"))
 
-    return widgets.interactive(
+    app = widgets.interactive(
         run,
         {"manual": True, "manual_name": "Run"},
-        video=widgets.Dropdown(options=list(videos), description="video"),
+        video=choice,
         seed=widgets.IntSlider(value=0, min=0, max=seeds - 1, description="seed"),
         image_steps=widgets.IntSlider(value=pipeline.image.steps, min=1, max=max_steps, description="image steps"),
         video_steps=widgets.IntSlider(value=pipeline.video.steps, min=1, max=max_steps, description="video steps"),
     )
+    app.children = (upload, *app.children)
+    return app
 
 
 def _png_bytes(image) -> bytes:

@@ -1,17 +1,21 @@
-"""Tests of mmgp_lesson.capstone_app: inline media, the timing table, the manifest validator, the app."""
+"""Tests of mmgp_lesson.capstone.app: inline media, the timing table, the manifest validator, the app."""
 
 import base64
+import datetime
 import io
 import re
 import statistics
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from mmgp_lesson.capstone import MMGPPipeline, make_sample_video, read_video
-from mmgp_lesson.capstone_app import (
+from mmgp_lesson.capstone.errors import CapstoneError
+from mmgp_lesson.capstone.media import make_sample_video, read_video
+from mmgp_lesson.capstone.pipeline import MMGPPipeline
+from mmgp_lesson.capstone.app import (
     LICENCES,
     STAGES,
     build_app,
@@ -131,3 +135,23 @@ def test_app_passes_the_chosen_settings_and_restores_the_steps(tiny_run):
     app.update()
     assert calls == [("b.mp4", 3, 5, 2)]
     assert (pipeline.image.steps, pipeline.video.steps) == (12, 4)  # restored after the call
+
+
+def test_an_uploaded_clip_joins_the_choices_and_runs(sample_video, tmp_path):
+    calls = []
+
+    class Recorder:
+        image = SimpleNamespace(steps=12)
+        video = SimpleNamespace(steps=4)
+
+        def __call__(self, video, seed):
+            calls.append(Path(video).read_bytes())
+            raise CapstoneError("stop here: only the path that reached the pipeline matters")
+
+    app = build_app(Recorder(), {"a": "a.mp4"})
+    controls = {child.description: child for child in app.children if hasattr(child, "description")}
+    upload = controls["your clip"]
+    upload.value = ({"name": "mine.mp4", "type": "video/mp4", "size": 1, "content": memoryview(sample_video.read_bytes()), "last_modified": datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)},)
+    assert controls["video"].options == ("a", "yours: mine.mp4") and controls["video"].value == "yours: mine.mp4"
+    app.update()  # a refused clip shows its reason; it does not raise
+    assert calls == [sample_video.read_bytes()]
