@@ -14,7 +14,7 @@ score / DDPM       ODE estimate: lesson 03's PF-ODE and divergence integral     
 flow matching      ODE estimate: its own ODE and divergence integral            Lipman et al. 2023
 =================  ===========================================================  ===================
 
-Networks train in float32 on one CPU thread (:func:`mmgp_lesson.nets._fit`); the data and every
+Networks train in float32 on one CPU thread (:func:`mmgp_lesson.nets.fit`); the data and every
 returned tensor are float64. ``evaluations`` is the number of network evaluations one sample costs.
 """
 
@@ -26,7 +26,8 @@ from typing import Protocol
 import torch
 from torch import nn
 
-from mmgp_lesson.nets import MLP, TimeField, TinyVAE, _fit, _seeded, train_denoising_score_matching, train_flow_matching
+from mmgp_lesson.nets import MLP, TimeField, TinyVAE, fit, train_denoising_score_matching, train_flow_matching
+from mmgp_lesson.reproducible import seeded
 from mmgp_lesson.paths import LinearPath, VariancePreservingPath
 from mmgp_lesson.sde import VPSDE, heun, log_density_by_divergence, time_grid
 from mmgp_lesson.toys import DTYPE
@@ -86,11 +87,11 @@ class VAE:
 
     def __init__(self, importance: int = 64, seed: int = 0):
         self.importance = importance
-        self.model = _seeded(lambda: TinyVAE(2), seed)
+        self.model = seeded(lambda: TinyVAE(2), seed)
 
     def fit(self, train, steps=1500, seed=0):
         generator = torch.Generator().manual_seed(seed)
-        return _fit(self.model, lambda: -self.model.elbo(_batches(train, 256, generator), generator).mean(), steps, 3e-3)
+        return fit(self.model, lambda: -self.model.elbo(_batches(train, 256, generator), generator).mean(), steps, 3e-3)
 
     @torch.no_grad()
     def sample(self, count, generator):
@@ -158,7 +159,7 @@ class CouplingFlow(nn.Module):
 
     def __init__(self, layers: int = 6, seed: int = 0):
         super().__init__()
-        self.couplings = _seeded(lambda: nn.ModuleList(AffineCoupling(k % 2) for k in range(layers)), seed)
+        self.couplings = seeded(lambda: nn.ModuleList(AffineCoupling(k % 2) for k in range(layers)), seed)
         self.evaluations = layers
         self.register_buffer("center", torch.zeros(2))
         self.register_buffer("scale", torch.ones(2))
@@ -175,7 +176,7 @@ class CouplingFlow(nn.Module):
     def fit(self, train, steps=1500, seed=0):
         self.center, self.scale = train.float().mean(0), train.float().std(0)
         generator = torch.Generator().manual_seed(seed)
-        return _fit(self, lambda: -self.log_prob(_batches(train, 256, generator)).mean(), steps, 3e-3)
+        return fit(self, lambda: -self.log_prob(_batches(train, 256, generator)).mean(), steps, 3e-3)
 
     def log_prob(self, x, generator=None):
         z, log_det = self.to_noise(x)
@@ -228,7 +229,7 @@ class Autoregressive(nn.Module):
 
     def fit(self, train, steps=1500, seed=0):
         generator = torch.Generator().manual_seed(seed)
-        return _fit(self, lambda: -self.log_prob(_batches(train, 256, generator)).mean(), steps, 3e-3)
+        return fit(self, lambda: -self.log_prob(_batches(train, 256, generator)).mean(), steps, 3e-3)
 
     @staticmethod
     def _draw(logits, means, log_stds, generator):
@@ -252,14 +253,14 @@ class GAN:
     name, likelihood, evaluations = "GAN", "none", 1
 
     def __init__(self, seed: int = 0):
-        self.generator = _seeded(lambda: MLP(2, 2, 64, depth=3), seed)
-        self.discriminator = _seeded(lambda: MLP(2, 1, 64, depth=3), seed + 1)
+        self.generator = seeded(lambda: MLP(2, 2, 64, depth=3), seed)
+        self.discriminator = seeded(lambda: MLP(2, 1, 64, depth=3), seed + 1)
 
     def fit(self, train, steps=1500, seed=0):
         generator = torch.Generator().manual_seed(seed)
         softplus = nn.functional.softplus
         optimiser = torch.optim.Adam(self.discriminator.parameters(), lr=1e-3, betas=(0.5, 0.999))
-        # the generator's step is taken by _fit; the discriminator's inside its loss function
+        # the generator's step is taken by fit; the discriminator's inside its loss function
         def generator_loss():
             fake = self.generator(torch.randn(256, 2, generator=generator))
             real = _batches(train, 256, generator)
@@ -269,7 +270,7 @@ class GAN:
             optimiser.step()
             return softplus(-self.discriminator(fake)).mean()
 
-        return _fit(self.generator, generator_loss, steps, 1e-3)
+        return fit(self.generator, generator_loss, steps, 1e-3)
 
     @torch.no_grad()
     def sample(self, count, generator):
@@ -311,7 +312,7 @@ class ScoreDDPM(_ODEFamily):
     def __init__(self, steps: int = 40, seed: int = 0):
         super().__init__(steps)
         self.path, self.sde, self.seed = VariancePreservingPath(), VPSDE(0.1, 20.0, 1.0), seed
-        self.model = _seeded(lambda: TimeField(2), seed)
+        self.model = seeded(lambda: TimeField(2), seed)
 
     def fit(self, train, steps=1500, seed=0):
         self.model, losses = train_denoising_score_matching(self.path, Dataset(train), steps=steps, batch=256, seed=seed)
@@ -336,7 +337,7 @@ class FlowMatching(_ODEFamily):
 
     def __init__(self, steps: int = 40, seed: int = 0):
         super().__init__(steps)
-        self.model = _seeded(lambda: TimeField(2), seed)
+        self.model = seeded(lambda: TimeField(2), seed)
 
     def fit(self, train, steps=1500, seed=0):
         self.model, losses = train_flow_matching(LinearPath(), Dataset(train), steps=steps, batch=256, seed=seed)
