@@ -32,6 +32,7 @@ def _m(name, module, description, file, search, replace, tests, lesson):
 
 L00, L01, L02, L03 = "00_notation", "01_elbo", "02_score_flow_duality", "03_probability_flow_ode"
 L04, L05, L06, L07, L08 = "04_langevin", "05_masked_tokens", "06_video_flow_matching", "07_video_understanding", "08_capstone"
+L09, L10 = "09_model_families", "10_inference_scaling"
 TOYS, PATHS, SDE, STATS = ["tests/test_toys.py"], ["tests/test_paths.py"], ["tests/test_sde.py"], ["tests/test_stats.py"]
 
 MUTANTS: list[Mutant] = [
@@ -121,15 +122,29 @@ MUTANTS: list[Mutant] = [
     _m("reflow target reversed", "latent_flow", "fits z₀ - z₁ instead of z₁ - z₀",
        "latent_flow.py", "return ((model(zt, t[:, 0]) - (z1[index] - z0[index])) ** 2).sum(1).mean()",
        "return ((model(zt, t[:, 0]) - (z0[index] - z1[index])) ** 2).sum(1).mean()", ["tests/test_latent_flow.py"], L06),
+    # families, sample_quality (lesson 09)
+    _m("coupling log-det sign flipped", "families", "log|det| of each coupling subtracted instead of added",
+       "families.py", "            log_det = log_det + step", "            log_det = log_det - step", ["tests/test_families.py"], L09),
+    _m("Fréchet distance without the cross term", "sample_quality", "tr(Σ₁ + Σ₂) without -2 (Σ₁Σ₂)^½",
+       "sample_quality.py", "np.trace(cov1 + cov2 - 2 * root)", "np.trace(cov1 + cov2)", ["tests/test_sample_quality.py"], L09),
+    _m("k-NN radius counts the point itself", "sample_quality", "k-th distance includes the zero self-distance",
+       "sample_quality.py", "distances.kthvalue(k + 1, dim=1)", "distances.kthvalue(k, dim=1)", ["tests/test_sample_quality.py"], L09),
+    # scaling (lesson 10)
+    _m("best-of-N as 1 - p^N", "scaling", "success probability 1 - p^N instead of 1 - (1 - p)^N",
+       "scaling.py", "return 1.0 - (1.0 - p) ** np.asarray(n, dtype=np.float64)", "return 1.0 - p ** np.asarray(n, dtype=np.float64)",
+       ["tests/test_scaling.py"], L10),
+    _m("compute-optimal K without the exponent", "scaling", "K* = Aγ/(λc) instead of (Aγ/(λc))^(1/(γ+1))",
+       "scaling.py", "return (amplitude * gamma / (price * cost)) ** (1.0 / (gamma + 1.0))",
+       "return amplitude * gamma / (price * cost)", ["tests/test_scaling.py"], L10),
     # capstone stages
     _m("frame sampler floors instead of rounding", "capstone.media", "indices linspace(...).astype(int)",
        "capstone/media.py", "np.linspace(0, total - 1, min(count, total)).round().astype(int)",
        "np.linspace(0, total - 1, min(count, total)).astype(int)", ["tests/capstone/test_media.py"], L07),
     _m("frame timestamps off by one", "capstone.media", "timestamp (index + 1)/fps",
        "capstone/media.py", "timestamps=wanted / fps,", "timestamps=(wanted + 1) / fps,", ["tests/capstone/test_media.py"], L07),
-    _m("video shape check off by one", "capstone.settings", "frames must be 8k instead of 8k + 1",
-       "capstone/settings.py", "if frames < 1 or frames > MAX_FRAMES or (frames - 1) % 8:",
-       "if frames < 1 or frames > MAX_FRAMES or frames % 8:", ["tests/capstone/test_video.py"], L08),
+    _m("video shape check lets any frame count through", "capstone.settings", "the 8k + 1 test dropped",
+       "capstone/settings.py", "if not is_valid_frame_count(frames) or frames > MAX_FRAMES:",
+       "if frames > MAX_FRAMES:", ["tests/capstone/test_video.py"], L08),
     _m("video stage asks for one frame less", "capstone.video", "num_frames = frames - 1",
        "capstone/video.py", "num_frames=self.frames,", "num_frames=self.frames - 1,", ["tests/capstone/test_video.py"], L08),
     _m("image stage passes half the size", "capstone.image", "height = size // 2",

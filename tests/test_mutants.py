@@ -17,7 +17,8 @@ def test_every_planted_bug_applies_exactly_once():
 def test_catalogue_covers_every_module_with_named_bugs():
     assert len(MUTANTS) >= 25 and len({mutant.name for mutant in MUTANTS}) == len(MUTANTS)
     modules = {mutant.module.split(".")[0] for mutant in MUTANTS}
-    assert {"toys", "paths", "sde", "stats", "latent", "nets", "masked_tokens", "latent_flow", "capstone"} <= modules
+    assert {"toys", "paths", "sde", "stats", "latent", "nets", "masked_tokens", "latent_flow", "ltx_shape", "capstone",
+            "families", "sample_quality", "scaling"} <= modules
     for mutant in MUTANTS:
         assert (ROOT / "notebooks" / f"{mutant.lesson}.md").is_file() and all((ROOT / test).is_file() for test in mutant.tests)
 
