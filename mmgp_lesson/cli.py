@@ -14,6 +14,7 @@ every input before torch, diffusers or transformers are imported.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -292,5 +293,16 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def console() -> None:
+    """The ``mmgp-lesson`` command: :func:`main`, then exit with its status.
+
+    Once the work is done (its files are written atomically), a late Ctrl-C during the interpreter's
+    shutdown would only turn a finished run into a death by signal: it is ignored from then on.
+    """
+    status = main()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

@@ -44,3 +44,26 @@ def test_run_with_candidates_records_every_score_in_the_manifest(sample_video, t
     record = json.loads((tmp_path / "manifest.json").read_text())["image"]["candidates"]
     assert record["count"] == 3 and len(record["scores"]) == 3
     assert record["kept"] == max(range(3), key=record["scores"].__getitem__)
+
+
+def test_candidates_work_in_real_mode_from_saved_checkpoints(sample_video, tmp_path_factory, capsys):
+    """Real mode loads checkpoints saved with save_pretrained and keeps the best-scored of N images."""
+    import json
+    import math
+
+    from PIL import Image
+
+    from mmgp_lesson.capstone.tiny import save_tiny_checkpoints
+    from mmgp_lesson.cli import main
+
+    weights = save_tiny_checkpoints(tmp_path_factory.mktemp("candidate-weights"))
+    out = tmp_path_factory.mktemp("candidates-real")
+    status = main(["run", str(sample_video), "--out", str(out), "--mode", "real", "--weights", str(weights),
+                   "--frames", "9", "--candidates", "2"])
+    capsys.readouterr()
+    assert status == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    record = manifest["image"]["candidates"]
+    assert manifest["mode"] == "real" and record["count"] == 2 and all(math.isfinite(s) for s in record["scores"])
+    assert record["kept"] == max(range(2), key=record["scores"].__getitem__)
+    assert Image.open(out / "image.png").size == (256, 256)  # real mode draws at aMUSEd-256's resolution
