@@ -251,7 +251,8 @@ def grade(path: Path, worker: Worker | None = None, seed: int = 0, limits: Limit
         run = _Run(worker, lesson, cells, tags, limits)
         run.start()
         rows = [run.check(exercise, seed) for exercise in exercises]
-        worker.request({"op": "stop"}, 10)
+        if worker.process is not None:  # end this hand-in's processes now (a dead worker took them along)
+            worker.request({"op": "stop"}, 10)
     finally:
         if own:
             worker.close()
