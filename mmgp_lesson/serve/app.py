@@ -113,6 +113,10 @@ class Service:
             {"Retry-After": self.retry_after()},
         )
 
+    def too_large(self) -> str:
+        return (f"the upload is over --max-upload-mb {self.settings.max_upload_mb:g} MB; send a shorter clip "
+                "or start the server with a larger --max-upload-mb")
+
     def job(self, job_id: str) -> Job:
         """The job ``job_id`` (a 404 for anything that is not a known job id)."""
         if not JOB_ID.fullmatch(job_id):
@@ -164,7 +168,9 @@ def create_app(settings: ServeSettings, runner_factory: Callable[[], StageRunner
 
     @app.middleware("http")
     async def admit(request: Request, call_next):
-        """API key, then (for a new job) draining and queue space: all before the body is read."""
+        """API key, then (for a new job) draining, queue space and the declared size: all before the body is
+        read. (A body without Content-Length is cut off at the limit as it streams, by the route's
+        ``max_body_size``.)"""
         path = request.url.path
         if settings.api_key and path.startswith(PROTECTED):
             scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -177,6 +183,9 @@ def create_app(settings: ServeSettings, runner_factory: Callable[[], StageRunner
                 return error(503, reason, {"Retry-After": "5"})
             if service.store.queue_depth() >= settings.queue_size:
                 return service.queue_full()
+            declared = request.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > settings.max_upload_bytes:
+                return error(413, service.too_large())
         return await call_next(request)
 
     @app.middleware("http")
@@ -191,8 +200,7 @@ def create_app(settings: ServeSettings, runner_factory: Callable[[], StageRunner
         messages = {
             404: f"no such route {request.url.path}; the API is described at /openapi.json",
             405: f"{request.method} is not allowed on {request.url.path}; see /openapi.json",
-            413: f"the upload is over --max-upload-mb {settings.max_upload_mb:g} MB; send a shorter clip "
-                 "or start the server with a larger --max-upload-mb",
+            413: service.too_large(),
         }
         standard = exc.detail in ("Not Found", "Method Not Allowed", "Content Too Large")
         message = messages.get(exc.status_code, exc.detail) if standard else exc.detail
