@@ -215,3 +215,18 @@ def test_a_full_queue_answers_429_with_retry_after_and_a_queued_job_can_be_cance
         time.sleep(0.2)  # a worker that ran cancelled jobs would have claimed it by now
         assert client.get(f"/v1/jobs/{queued}").json()["stages"] == {}
         assert metric(client, "mmgp_jobs_total", state="cancelled", variant="A") == 1
+
+
+def test_a_running_job_cancelled_stops_at_its_next_stage_boundary(tmp_path, runner, sample_video):
+    gated = GatedRunner(runner, held=True)
+    with serving(tmp_path, gated, batch_size=1) as client:
+        job_id = submit(client, sample_video).json()["id"]
+        wait_until_reading(client, job_id)
+        assert client.delete(f"/v1/jobs/{job_id}").json()["state"] == "cancelled"
+        follower = submit(client, sample_video).json()["id"]
+        gated.gate.set()
+        assert wait_for(client, follower)["state"] == "done"  # the worker moved on past the cancelled job
+        job = client.get(f"/v1/jobs/{job_id}").json()
+        assert job["state"] == "cancelled" and "image" not in job["stages"]
+        assert not (tmp_path / "data" / "results" / job_id).exists()
+        assert_error(client.get(f"/v1/jobs/{job_id}/files/caption.txt"), 404, "cancelled")
