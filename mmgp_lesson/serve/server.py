@@ -2,8 +2,8 @@
 
 On SIGTERM (or a first Ctrl-C) the server keeps listening while it drains: ``/readyz`` and new
 ``POST /v1/jobs`` answer 503, the jobs in flight finish, and only then does uvicorn stop and the
-process exit 0. Queued jobs stay in the store for the next start. A second signal stops at once
-(the jobs in flight are then recovered at the next start, like after a crash).
+process exit 0. Queued jobs stay in the store for the next start. A second signal stops at the next
+stage boundary (the jobs in flight are then run again at the next start, as after a crash).
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ class DrainingServer(uvicorn.Server):
         if self._draining is None:
             self._draining = threading.Thread(target=self._drain, name="mmgp-drain")
             self._draining.start()
-        else:  # a second signal: stop now
+        else:  # a second signal: leave the jobs in flight at their next stage boundary, and stop
+            threading.Thread(target=self.service.engine.stop, kwargs={"drain": False}, name="mmgp-stop").start()
             self.should_exit = self.force_exit = True
 
     def _drain(self) -> None:

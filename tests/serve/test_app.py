@@ -7,7 +7,6 @@ import time
 
 import av
 import numpy as np
-import pytest
 from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 
