@@ -30,7 +30,7 @@ class DrainingServer(uvicorn.Server):
             self._draining.start()
         else:  # a second signal: leave the jobs in flight at their next stage boundary, and stop
             threading.Thread(target=self.service.engine.stop, kwargs={"drain": False}, name="mmgp-stop").start()
-            self.should_exit = self.force_exit = True
+            self.should_exit = True
 
     def _drain(self) -> None:
         self.service.drain()
