@@ -9,6 +9,8 @@ stage boundary (the jobs in flight are then run again at the next start, as afte
 from __future__ import annotations
 
 import threading
+import time
+from contextlib import contextmanager
 
 import uvicorn
 
@@ -38,10 +40,13 @@ class DrainingServer(uvicorn.Server):
 
     async def startup(self, sockets=None) -> None:
         await super().startup(sockets)
-        for server in self.servers:
-            for sock in server.sockets:
-                host, port = sock.getsockname()[:2]
-                print(f"listening on http://{host}:{port}", flush=True)
+        print(f"listening on {url_of(self)}", flush=True)
+
+
+def url_of(server: uvicorn.Server) -> str:
+    """The base URL a started server listens on (the real port when it was asked for port 0)."""
+    host, port = server.servers[0].sockets[0].getsockname()[:2]
+    return f"http://{host}:{port}"
 
 
 def serve(settings: ServeSettings, log_level: str = "info") -> int:
@@ -52,3 +57,28 @@ def serve(settings: ServeSettings, log_level: str = "info") -> int:
     server = DrainingServer(config, app.state.service)
     server.run()
     return 0 if server.started else 1
+
+
+@contextmanager
+def in_thread(settings: ServeSettings, runner_factory=None, timeout_s: float = 300):
+    """Serve in a thread of this process (a notebook, a benchmark, a test); yields the base URL.
+
+    Signals stay with the caller (uvicorn installs none outside the main thread); leaving the block
+    shuts the server down, which drains the jobs in flight first.
+    """
+    app = create_app(settings, runner_factory)
+    server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="mmgp-uvicorn")
+    thread.start()
+    deadline = time.monotonic() + timeout_s
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            thread.join()
+            raise RuntimeError("the server did not start; see its log above")
+        time.sleep(0.01)
+    try:
+        yield url_of(server)
+    finally:
+        server.should_exit = True
+        thread.join()
