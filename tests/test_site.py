@@ -4,8 +4,9 @@ Serves ``book/_build/html`` on 127.0.0.1 and opens every page of the table of co
 headless Chromium through Playwright, at 1280 px (a laptop) and at 390 px (a phone). Every request that
 is not to 127.0.0.1 is aborted and listed. On every page: no page error and no console error at all,
 math typeset, no raw TeX or Markdown, every image loaded with alt text that is not a file path, no display
-equation or code cell wider than its column, one search entry point, a page weight under 4 MB, no
-horizontal scrolling on the phone. Lesson and solution pages also carry working download and launch
+equation or code cell wider than its column, no inline formula sticking out of its line, every equation
+number linked from the text, one search entry point, a page weight under 4 MB, no horizontal scrolling on
+the phone. A figure's alt text describes the picture: a sentence of its own, not its caption. Lesson and solution pages also carry working download and launch
 links and numbered figure captions; a slider's kernel-free player really changes its picture. The
 References page lists every entry of ``book/references.bib``. A screenshot of each page at each width
 goes to ``book/_build/screenshots``. ``make test`` builds the site first; under CI (``CI=true``) a
@@ -34,6 +35,28 @@ BRANCH = CONFIG["repository"]["branch"]
 MAX_PAGE_BYTES = 4_000_000  # the issue's budget for one page with everything it loads
 WIDTHS = {"desktop": 1280, "phone": 390}
 IMAGE_PATH = re.compile(r"(^|/)[\w.-]+\.(png|jpe?g|gif|svg|webp)$", re.IGNORECASE)
+# A description of a figure for a reader who cannot see it says what is plotted against what and what it
+# shows: more than a caption-length phrase. Twelve words is about the shortest such sentence.
+MIN_ALT_WORDS = 12
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[^\W_]+", text.lower())
+
+
+def alt_text_problem(alt: str, caption: str) -> str | None:
+    """Why ``alt`` does not describe its figure (``caption`` is the figure's caption, number included), or None."""
+    words = _words(alt)
+    if not words or IMAGE_PATH.search(alt.strip()):
+        return "empty or a file path"
+    if words[0] in ("figure", "fig"):
+        return "starts with 'Figure' (a screen reader already announces the figure)"
+    caption_words = set(_words(caption))
+    if sum(word in caption_words for word in words) > 0.8 * len(words):
+        return "repeats the caption"
+    if len(words) < MIN_ALT_WORDS:
+        return f"{len(words)} words: too short to say what is plotted and what it shows"
+    return None
 
 
 def _missing(reason: str):
@@ -173,7 +196,23 @@ def test_page_reads_well_offline(site_url, browser, page_path, width):
     assert page.locator("script[type='application/vnd.jupyter.widget-view+json']").count() == 0, (
         "a live widget view (it needs a kernel): tag its cell remove-output and add a plots.slider_player")
 
-    # Nothing is cut off: a column never holds a display equation or a code line wider than itself.
+    figures = page.evaluate("""() => [...document.querySelectorAll('article figure')].map(f =>
+        [...f.querySelectorAll('img')].map(i => [i.getAttribute('alt') || '',
+            (f.querySelector('figcaption') || {}).textContent || '']))""")
+    bad_figure_alt = {alt[:60]: problem for images_of_figure in figures for alt, caption in images_of_figure
+                      if (problem := alt_text_problem(alt, caption))}
+    assert not bad_figure_alt, f"figure alt text that does not describe the figure: {bad_figure_alt}"
+
+    # Every numbered equation is referred to by its number somewhere on its page (a link to its anchor
+    # other than the equation's own permalink).
+    unreferenced = page.evaluate("""() => [...document.querySelectorAll('article .math[id^="equation-"]')]
+        .filter(m => ![...document.querySelectorAll('article a[href]')].some(a => !m.contains(a)
+            && a.hash === '#' + m.id && a.pathname === location.pathname))
+        .map(m => m.querySelector('.eqno').textContent.trim())""")
+    assert unreferenced == [], f"equations whose number the text never refers to: {unreferenced}"
+
+    # Nothing is cut off: a column never holds a display equation or a code line wider than itself, and an
+    # inline formula (which MathJax cannot break) never runs past the right edge of its line.
     too_wide = page.evaluate("""() => {
         const wide = [];
         document.querySelectorAll('article mjx-container[display="true"]').forEach(m => {
@@ -183,11 +222,16 @@ def test_page_reads_well_offline(site_url, browser, page_path, width):
         document.querySelectorAll('article .cell_input pre').forEach(p => {
             if (p.scrollWidth > p.clientWidth + 1) wide.push('code: ' + p.textContent.slice(0, 40));
         });
+        document.querySelectorAll('article mjx-container:not([display="true"])').forEach(m => {
+            const line = m.closest('p, li, dd, dt, td, th, figcaption, caption'), math = m.getBoundingClientRect();
+            if (line && math.right > line.getBoundingClientRect().right + 1) wide.push('inline: ' + m.textContent.slice(0, 40));
+        });
         return wide;
     }""")
     if width == WIDTHS["desktop"]:
         assert too_wide == [], f"cut off at {width} px: {too_wide}"
-    else:  # a phone's column is too narrow for some equations: they may scroll in their own box, never be cut
+    else:  # a phone's column is too narrow for some display equations: they may scroll in their own box
+        assert [item for item in too_wide if item.startswith("inline")] == [], f"inline math cut off at {width} px: {too_wide}"
         assert page.evaluate("() => document.documentElement.scrollWidth") <= width, "the phone layout scrolls sideways"
         cut = page.evaluate("""() => [...document.querySelectorAll('article mjx-container[display="true"]')]
             .filter(m => m.scrollWidth > m.clientWidth + 1 && !['auto', 'scroll'].includes(getComputedStyle(m).overflowX))
