@@ -3,14 +3,15 @@
 Serves ``book/_build/html`` on 127.0.0.1 and opens every page of the table of contents in Debian's
 headless Chromium through Playwright, at 1280 px (a laptop) and at 390 px (a phone). Every request that
 is not to 127.0.0.1 is aborted and listed. On every page: no page error and no console error at all,
-math typeset, no raw TeX or Markdown, every image loaded with alt text that is not a file path, no display
-equation or code cell wider than its column, no inline formula sticking out of its line, every equation
-number linked from the text, one search entry point, a page weight under 4 MB, no horizontal scrolling on
-the phone. A figure's alt text describes the picture: a sentence of its own, not its caption. Lesson and solution pages also carry working download and launch
-links and numbered figure captions; a slider's kernel-free player really changes its picture. The
-References page lists every entry of ``book/references.bib``. A screenshot of each page at each width
-goes to ``book/_build/screenshots``. ``make test`` builds the site first; under CI (``CI=true``) a
-missing site or browser is a failure, never a skip.
+math typeset, no raw TeX or Markdown, every image loaded with alt text that is not a file path (and, for
+a figure, a description of the picture rather than its caption), no display equation or code cell wider
+than its column, no inline formula running past its line, every equation and figure number referred to
+by a link in the text, one search entry point, a page weight under 4 MB, no horizontal scrolling on the
+phone. Lesson and solution pages also carry working download and launch links and numbered figure
+captions; a slider's kernel-free player really changes its picture. The References page lists every
+entry of ``book/references.bib``. A screenshot of each page at each width goes to
+``book/_build/screenshots``. ``make test`` builds the site first; under CI (``CI=true``) a missing site
+or browser is a failure, never a skip.
 """
 
 import functools
@@ -203,13 +204,16 @@ def test_page_reads_well_offline(site_url, browser, page_path, width):
                       if (problem := alt_text_problem(alt, caption))}
     assert not bad_figure_alt, f"figure alt text that does not describe the figure: {bad_figure_alt}"
 
-    # Every numbered equation is referred to by its number somewhere on its page (a link to its anchor
-    # other than the equation's own permalink).
-    unreferenced = page.evaluate("""() => [...document.querySelectorAll('article .math[id^="equation-"]')]
-        .filter(m => ![...document.querySelectorAll('article a[href]')].some(a => !m.contains(a)
-            && a.hash === '#' + m.id && a.pathname === location.pathname))
-        .map(m => m.querySelector('.eqno').textContent.trim())""")
-    assert unreferenced == [], f"equations whose number the text never refers to: {unreferenced}"
+    # Every numbered equation and figure is referred to by its number somewhere on its page: a link to its
+    # anchor other than its own permalink.
+    unreferenced = page.evaluate("""() => {
+        const numbered = [...document.querySelectorAll('article .math[id^="equation-"], article figure[id]')];
+        const links = [...document.querySelectorAll('article a[href]')];
+        return numbered.filter(n => !links.some(a => !n.contains(a) && a.hash === '#' + n.id
+                                                && a.pathname === location.pathname))
+            .map(n => (n.querySelector('.eqno, .caption-number') || n).textContent.trim().slice(0, 20));
+    }""")
+    assert unreferenced == [], f"equations and figures whose number the text never refers to: {unreferenced}"
 
     # Nothing is cut off: a column never holds a display equation or a code line wider than itself, and an
     # inline formula (which MathJax cannot break) never runs past the right edge of its line.
