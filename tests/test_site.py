@@ -211,7 +211,7 @@ def test_page_reads_well_offline(site_url, browser, page_path, width):
         const links = [...document.querySelectorAll('article a[href]')];
         return numbered.filter(n => !links.some(a => !n.contains(a) && a.hash === '#' + n.id
                                                 && a.pathname === location.pathname))
-            .map(n => (n.querySelector('.eqno, .caption-number') || n).textContent.trim().slice(0, 20));
+            .map(n => (n.querySelector('.eqno, .caption-number') || n).textContent.replace('#', '').trim().slice(0, 20));
     }""")
     assert unreferenced == [], f"equations and figures whose number the text never refers to: {unreferenced}"
 
@@ -235,7 +235,8 @@ def test_page_reads_well_offline(site_url, browser, page_path, width):
     if width == WIDTHS["desktop"]:
         assert too_wide == [], f"cut off at {width} px: {too_wide}"
     else:  # a phone's column is too narrow for some display equations: they may scroll in their own box
-        assert [item for item in too_wide if item.startswith("inline")] == [], f"inline math cut off at {width} px: {too_wide}"
+        inline_cut = [item for item in too_wide if item.startswith("inline")]
+        assert inline_cut == [], f"inline math cut off at {width} px: {inline_cut}"
         assert page.evaluate("() => document.documentElement.scrollWidth") <= width, "the phone layout scrolls sideways"
         cut = page.evaluate("""() => [...document.querySelectorAll('article mjx-container[display="true"]')]
             .filter(m => m.scrollWidth > m.clientWidth + 1 && !['auto', 'scroll'].includes(getComputedStyle(m).overflowX))
