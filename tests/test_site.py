@@ -158,6 +158,26 @@ def test_figures_are_small():
     assert not too_big, f"figures over 200 kB (use plots.small_figure): {too_big}"
 
 
+CAPTION = "Fig. 4.1 ULA's bias grows linearly with η; MALA's is zero"
+
+
+@pytest.mark.parametrize("alt, problem", [
+    ("", "empty"),
+    ("_images/ab12.png", "file path"),
+    ("Figure: ULA's bias grows linearly with η; MALA's is zero", "starts with 'Figure'"),
+    ("ULA's bias grows linearly with η; MALA's is zero", "repeats the caption"),
+    ("Two lines of bias against the step", "too short"),
+])
+def test_alt_text_that_does_not_describe_the_figure_is_named(alt, problem):
+    assert problem in (alt_text_problem(alt, CAPTION) or "")
+
+
+def test_alt_text_that_describes_the_figure_passes():
+    alt = ("Plot of the stationary variance minus 1 against the step: ULA's measured points lie on the rising "
+           "closed-form curve, MALA's on the zero line.")
+    assert alt_text_problem(alt, CAPTION) is None
+
+
 @pytest.mark.parametrize("width", WIDTHS.values(), ids=WIDTHS.keys())
 @pytest.mark.parametrize("page_path", _pages())
 def test_page_reads_well_offline(site_url, browser, page_path, width):
