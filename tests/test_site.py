@@ -178,20 +178,21 @@ def test_alt_text_that_describes_the_figure_passes():
     assert alt_text_problem(alt, CAPTION) is None
 
 
-@pytest.mark.parametrize("width", WIDTHS.values(), ids=WIDTHS.keys())
 @pytest.mark.parametrize("page_path", _pages())
-def test_page_reads_well_offline(site_url, browser, page_path, width):
-    opened = OpenPage(browser, site_url, page_path, width)
+def test_page_reads_well_offline(site_url, browser, page_path):
+    """One page, loaded once at 1280 px; the layout is checked there and again after narrowing to 390 px."""
+    opened = OpenPage(browser, site_url, page_path, WIDTHS["desktop"])
     page = opened.page
     kind, stem = page_path.split("/", 1)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{page_path.replace('/', '_')}-{width}.png"), full_page=True)
 
     assert opened.blocked == [], f"the page asked for outside resources: {opened.blocked}"
     assert [url for url in opened.failed if url not in opened.blocked] == [], f"requests that failed: {opened.failed}"
     assert opened.errors == [], f"page errors: {opened.errors}"
     assert opened.console == [], f"console errors: {opened.console}"
     assert opened.bytes < MAX_PAGE_BYTES, f"the page weighs {opened.bytes / 1e6:.1f} MB with what it loads"
+
+    for width in WIDTHS.values():
+        _check_layout(page, page_path, width)
 
     if kind != "book":  # every lesson, exercise and solution page has math
         assert opened.has_math and page.locator("mjx-container").count() > 0, "no MathJax output on the page"
@@ -235,6 +236,26 @@ def test_page_reads_well_offline(site_url, browser, page_path, width):
     }""")
     assert unreferenced == [], f"equations and figures whose number the text never refers to: {unreferenced}"
 
+    if kind in ("notebooks", "solutions"):
+        _check_lesson_links(page, site_url, page_path)
+    if kind == "notebooks":
+        assert images, "a lesson page without a single figure"
+        captions = page.locator("article figure figcaption").all_inner_texts()
+        lesson = int(stem[:2])
+        assert captions, "a lesson page without a captioned figure"
+        assert all(re.match(rf"Fig\. {lesson}\.\d+", caption) for caption in captions), captions
+        _check_players(page)
+    late_errors = opened.errors + opened.console
+    assert late_errors == [], f"errors while resizing or playing: {late_errors}"
+    opened.close()
+
+
+def _check_layout(page, page_path: str, width: int) -> None:
+    """At ``width`` px: a screenshot, nothing cut off, no sideways scrolling on a phone, one search box."""
+    page.set_viewport_size({"width": width, "height": 900})
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{page_path.replace('/', '_')}-{width}.png"), full_page=True)
+
     # Nothing is cut off: a column never holds a display equation or a code line wider than itself, and an
     # inline formula (which MathJax cannot break) never runs past the right edge of its line.
     too_wide = page.evaluate("""() => {
@@ -265,17 +286,6 @@ def test_page_reads_well_offline(site_url, browser, page_path, width):
 
     visible_search = page.locator(".search-button-field:visible, .search-button:visible, .bd-search:visible").count()
     assert visible_search == 1, f"{visible_search} search boxes visible at {width} px"
-
-    if kind in ("notebooks", "solutions"):
-        _check_lesson_links(page, site_url, page_path)
-    if kind == "notebooks":
-        assert images, "a lesson page without a single figure"
-        captions = page.locator("article figure figcaption").all_inner_texts()
-        lesson = int(stem[:2])
-        assert captions, "a lesson page without a captioned figure"
-        assert all(re.match(rf"Fig\. {lesson}\.\d+", caption) for caption in captions), captions
-        _check_players(page)
-    opened.close()
 
 
 def _check_lesson_links(page, site_url: str, page_path: str) -> None:
