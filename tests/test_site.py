@@ -78,12 +78,18 @@ def _pages() -> list[str]:
     return [page for part in toc["parts"] for page in walk(part["chapters"])]
 
 
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the site without a log line per request (they would bury a failure's message)."""
+
+    def log_message(self, format, *args):
+        pass
+
+
 @pytest.fixture(scope="module")
 def site_url():
     if not (SITE / "index.html").exists():
         _missing(f"no built site at {SITE}: run 'make book' (make test does)")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(SITE))
-    handler.log_message = lambda *args: None
+    handler = functools.partial(QuietHandler, directory=str(SITE))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
