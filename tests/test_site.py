@@ -319,6 +319,14 @@ def _check_players(page) -> None:
         assert image.get_attribute("src") != before, "the player's picture did not change"
 
 
+def test_the_colab_install_cell_names_the_configured_repository():
+    """book/intro.md writes {{ repository_url }}; the built page carries book/_config.yml's repository.url."""
+    if not (SITE / "index.html").exists():
+        _missing(f"no built site at {SITE}: run 'make book' (make test does)")
+    intro = (SITE / "book" / "intro.html").read_text()
+    assert f"git+{CONFIG['repository']['url']}" in intro and "repository_url }}" not in intro
+
+
 def test_references_page_lists_every_bib_entry(site_url, browser):
     keys = re.findall(r"^@\w+\{([^,]+),", (ROOT / "book" / "references.bib").read_text(), flags=re.M)
     opened = OpenPage(browser, site_url, "book/references", WIDTHS["desktop"])
