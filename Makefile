@@ -50,7 +50,9 @@ book: $(STAMP) $(ASSETS)/.copied
 # Every notebook is executed once: nbval runs the lessons and solutions (in parallel with the unit tests,
 # JOBS workers, one notebook per worker at a time), mmgp_lesson.executed hands their outputs to the
 # book's cache, the book is built from it without executing anything, and the browser opens it.
-# One torch thread per worker: JOBS workers already keep the cores busy.
+# --dist loadfile keeps each file on one worker: nbval's cells of a notebook share one kernel and run in
+# order (worksteal would split a notebook's cells across workers). One torch thread per worker: JOBS
+# workers already keep the cores busy.
 JOBS ?= $(shell nproc)
 NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=300
 test: $(STAMP) system $(ASSETS)/.copied

@@ -3,13 +3,15 @@
 Serves ``book/_build/html`` on 127.0.0.1 and opens every page of the table of contents in Debian's
 headless Chromium through Playwright, at 1280 px (a laptop) and at 390 px (a phone). Every request that
 is not to 127.0.0.1 is aborted and listed. On every page: no page error and no console error at all,
-math typeset, no raw TeX or Markdown, every image loaded with alt text that is not a file path, no display
-equation or code cell wider than its column, one search entry point, a page weight under 4 MB, no
-horizontal scrolling on the phone. Lesson and solution pages also carry working download and launch
-links and numbered figure captions; a slider's kernel-free player really changes its picture. The
-References page lists every entry of ``book/references.bib``. A screenshot of each page at each width
-goes to ``book/_build/screenshots``. ``make test`` builds the site first; under CI (``CI=true``) a
-missing site or browser is a failure, never a skip.
+math typeset, no raw TeX or Markdown, every image loaded with alt text that is not a file path (and, for
+a figure, a description of the picture rather than its caption), no display equation or code cell wider
+than its column, no inline formula running past its line, every equation and figure number referred to
+by a link in the text, one search entry point, a page weight under 4 MB, no horizontal scrolling on the
+phone. Lesson and solution pages also carry working download and launch links and numbered figure
+captions; a slider's kernel-free player really changes its picture. The References page lists every
+entry of ``book/references.bib``. A screenshot of each page at each width goes to
+``book/_build/screenshots``. ``make test`` builds the site first; under CI (``CI=true``) a missing site
+or browser is a failure, never a skip.
 """
 
 import functools
@@ -34,6 +36,28 @@ BRANCH = CONFIG["repository"]["branch"]
 MAX_PAGE_BYTES = 4_000_000  # the issue's budget for one page with everything it loads
 WIDTHS = {"desktop": 1280, "phone": 390}
 IMAGE_PATH = re.compile(r"(^|/)[\w.-]+\.(png|jpe?g|gif|svg|webp)$", re.IGNORECASE)
+# A description of a figure for a reader who cannot see it says what is plotted against what and what it
+# shows: more than a caption-length phrase. Twelve words is about the shortest such sentence.
+MIN_ALT_WORDS = 12
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[^\W_]+", text.lower())
+
+
+def alt_text_problem(alt: str, caption: str) -> str | None:
+    """Why ``alt`` does not describe its figure (``caption`` is the figure's caption, number included), or None."""
+    words = _words(alt)
+    if not words or IMAGE_PATH.search(alt.strip()):
+        return "empty or a file path"
+    if words[0] in ("figure", "fig"):
+        return "starts with 'Figure' (a screen reader already announces the figure)"
+    caption_words = set(_words(caption))
+    if sum(word in caption_words for word in words) > 0.8 * len(words):
+        return "repeats the caption"
+    if len(words) < MIN_ALT_WORDS:
+        return f"{len(words)} words: too short to say what is plotted and what it shows"
+    return None
 
 
 def _missing(reason: str):
@@ -54,12 +78,18 @@ def _pages() -> list[str]:
     return [page for part in toc["parts"] for page in walk(part["chapters"])]
 
 
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the site without a log line per request (they would bury a failure's message)."""
+
+    def log_message(self, format, *args):
+        pass
+
+
 @pytest.fixture(scope="module")
 def site_url():
     if not (SITE / "index.html").exists():
         _missing(f"no built site at {SITE}: run 'make book' (make test does)")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(SITE))
-    handler.log_message = lambda *args: None
+    handler = functools.partial(QuietHandler, directory=str(SITE))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
@@ -134,20 +164,41 @@ def test_figures_are_small():
     assert not too_big, f"figures over 200 kB (use plots.small_figure): {too_big}"
 
 
-@pytest.mark.parametrize("width", WIDTHS.values(), ids=WIDTHS.keys())
+CAPTION = "Fig. 4.1 ULA's bias grows linearly with η; MALA's is zero"
+
+
+@pytest.mark.parametrize("alt, problem", [
+    ("", "empty"),
+    ("_images/ab12.png", "file path"),
+    ("Figure: ULA's bias grows linearly with η; MALA's is zero", "starts with 'Figure'"),
+    ("ULA's bias grows linearly with η; MALA's is zero", "repeats the caption"),
+    ("Two lines of bias against the step", "too short"),
+])
+def test_alt_text_that_does_not_describe_the_figure_is_named(alt, problem):
+    assert problem in (alt_text_problem(alt, CAPTION) or "")
+
+
+def test_alt_text_that_describes_the_figure_passes():
+    alt = ("Plot of the stationary variance minus 1 against the step: ULA's measured points lie on the rising "
+           "closed-form curve, MALA's on the zero line.")
+    assert alt_text_problem(alt, CAPTION) is None
+
+
 @pytest.mark.parametrize("page_path", _pages())
-def test_page_reads_well_offline(site_url, browser, page_path, width):
-    opened = OpenPage(browser, site_url, page_path, width)
+def test_page_reads_well_offline(site_url, browser, page_path):
+    """One page, loaded once at 1280 px; the layout is checked there and again after narrowing to 390 px."""
+    opened = OpenPage(browser, site_url, page_path, WIDTHS["desktop"])
     page = opened.page
     kind, stem = page_path.split("/", 1)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{page_path.replace('/', '_')}-{width}.png"), full_page=True)
 
     assert opened.blocked == [], f"the page asked for outside resources: {opened.blocked}"
     assert [url for url in opened.failed if url not in opened.blocked] == [], f"requests that failed: {opened.failed}"
     assert opened.errors == [], f"page errors: {opened.errors}"
     assert opened.console == [], f"console errors: {opened.console}"
     assert opened.bytes < MAX_PAGE_BYTES, f"the page weighs {opened.bytes / 1e6:.1f} MB with what it loads"
+
+    for width in WIDTHS.values():
+        _check_layout(page, page_path, width)
 
     if kind != "book":  # every lesson, exercise and solution page has math
         assert opened.has_math and page.locator("mjx-container").count() > 0, "no MathJax output on the page"
@@ -173,29 +224,23 @@ def test_page_reads_well_offline(site_url, browser, page_path, width):
     assert page.locator("script[type='application/vnd.jupyter.widget-view+json']").count() == 0, (
         "a live widget view (it needs a kernel): tag its cell remove-output and add a plots.slider_player")
 
-    # Nothing is cut off: a column never holds a display equation or a code line wider than itself.
-    too_wide = page.evaluate("""() => {
-        const wide = [];
-        document.querySelectorAll('article mjx-container[display="true"]').forEach(m => {
-            const box = m.parentElement.getBoundingClientRect(), math = m.firstElementChild.getBoundingClientRect();
-            if (math.width > box.width + 1 || m.scrollWidth > m.clientWidth + 1) wide.push('equation: ' + m.textContent.slice(0, 40));
-        });
-        document.querySelectorAll('article .cell_input pre').forEach(p => {
-            if (p.scrollWidth > p.clientWidth + 1) wide.push('code: ' + p.textContent.slice(0, 40));
-        });
-        return wide;
-    }""")
-    if width == WIDTHS["desktop"]:
-        assert too_wide == [], f"cut off at {width} px: {too_wide}"
-    else:  # a phone's column is too narrow for some equations: they may scroll in their own box, never be cut
-        assert page.evaluate("() => document.documentElement.scrollWidth") <= width, "the phone layout scrolls sideways"
-        cut = page.evaluate("""() => [...document.querySelectorAll('article mjx-container[display="true"]')]
-            .filter(m => m.scrollWidth > m.clientWidth + 1 && !['auto', 'scroll'].includes(getComputedStyle(m).overflowX))
-            .map(m => m.textContent.slice(0, 40))""")
-        assert cut == [], f"equations cut off at {width} px: {cut}"
+    figures = page.evaluate("""() => [...document.querySelectorAll('article figure')].map(f =>
+        [...f.querySelectorAll('img')].map(i => [i.getAttribute('alt') || '',
+            (f.querySelector('figcaption') || {}).textContent || '']))""")
+    bad_figure_alt = {alt[:60]: problem for images_of_figure in figures for alt, caption in images_of_figure
+                      if (problem := alt_text_problem(alt, caption))}
+    assert not bad_figure_alt, f"figure alt text that does not describe the figure: {bad_figure_alt}"
 
-    visible_search = page.locator(".search-button-field:visible, .search-button:visible, .bd-search:visible").count()
-    assert visible_search == 1, f"{visible_search} search boxes visible at {width} px"
+    # Every numbered equation and figure is referred to by its number somewhere on its page: a link to its
+    # anchor other than its own permalink.
+    unreferenced = page.evaluate("""() => {
+        const numbered = [...document.querySelectorAll('article .math[id^="equation-"], article figure[id]')];
+        const links = [...document.querySelectorAll('article a[href]')];
+        return numbered.filter(n => !links.some(a => !n.contains(a) && a.hash === '#' + n.id
+                                                && a.pathname === location.pathname))
+            .map(n => (n.querySelector('.eqno, .caption-number') || n).textContent.replace('#', '').trim().slice(0, 20));
+    }""")
+    assert unreferenced == [], f"equations and figures whose number the text never refers to: {unreferenced}"
 
     if kind in ("notebooks", "solutions"):
         _check_lesson_links(page, site_url, page_path)
@@ -206,7 +251,47 @@ def test_page_reads_well_offline(site_url, browser, page_path, width):
         assert captions, "a lesson page without a captioned figure"
         assert all(re.match(rf"Fig\. {lesson}\.\d+", caption) for caption in captions), captions
         _check_players(page)
+    late_errors = opened.errors + opened.console
+    assert late_errors == [], f"errors while resizing or playing: {late_errors}"
     opened.close()
+
+
+def _check_layout(page, page_path: str, width: int) -> None:
+    """At ``width`` px: a screenshot, nothing cut off, no sideways scrolling on a phone, one search box."""
+    page.set_viewport_size({"width": width, "height": 900})
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{page_path.replace('/', '_')}-{width}.png"), full_page=True)
+
+    # Nothing is cut off: a column never holds a display equation or a code line wider than itself, and an
+    # inline formula (which MathJax cannot break) never runs past the right edge of its line.
+    too_wide = page.evaluate("""() => {
+        const wide = [];
+        document.querySelectorAll('article mjx-container[display="true"]').forEach(m => {
+            const box = m.parentElement.getBoundingClientRect(), math = m.firstElementChild.getBoundingClientRect();
+            if (math.width > box.width + 1 || m.scrollWidth > m.clientWidth + 1) wide.push('equation: ' + m.textContent.slice(0, 40));
+        });
+        document.querySelectorAll('article .cell_input pre').forEach(p => {
+            if (p.scrollWidth > p.clientWidth + 1) wide.push('code: ' + p.textContent.slice(0, 40));
+        });
+        document.querySelectorAll('article mjx-container:not([display="true"])').forEach(m => {
+            const line = m.closest('p, li, dd, dt, td, th, figcaption, caption'), math = m.getBoundingClientRect();
+            if (line && math.right > line.getBoundingClientRect().right + 1) wide.push('inline: ' + m.textContent.slice(0, 40));
+        });
+        return wide;
+    }""")
+    if width == WIDTHS["desktop"]:
+        assert too_wide == [], f"cut off at {width} px: {too_wide}"
+    else:  # a phone's column is too narrow for some display equations: they may scroll in their own box
+        inline_cut = [item for item in too_wide if item.startswith("inline")]
+        assert inline_cut == [], f"inline math cut off at {width} px: {inline_cut}"
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= width, "the phone layout scrolls sideways"
+        cut = page.evaluate("""() => [...document.querySelectorAll('article mjx-container[display="true"]')]
+            .filter(m => m.scrollWidth > m.clientWidth + 1 && !['auto', 'scroll'].includes(getComputedStyle(m).overflowX))
+            .map(m => m.textContent.slice(0, 40))""")
+        assert cut == [], f"equations cut off at {width} px: {cut}"
+
+    visible_search = page.locator(".search-button-field:visible, .search-button:visible, .bd-search:visible").count()
+    assert visible_search == 1, f"{visible_search} search boxes visible at {width} px"
 
 
 def _check_lesson_links(page, site_url: str, page_path: str) -> None:
@@ -232,6 +317,14 @@ def _check_players(page) -> None:
         before = image.get_attribute("src")
         player.locator("button[title='Next frame']").click()
         assert image.get_attribute("src") != before, "the player's picture did not change"
+
+
+def test_the_colab_install_cell_names_the_configured_repository():
+    """book/intro.md writes {{ repository_url }}; the built page carries book/_config.yml's repository.url."""
+    if not (SITE / "index.html").exists():
+        _missing(f"no built site at {SITE}: run 'make book' (make test does)")
+    intro = (SITE / "book" / "intro.html").read_text()
+    assert f"git+{CONFIG['repository']['url']}" in intro and "repository_url }}" not in intro
 
 
 def test_references_page_lists_every_bib_entry(site_url, browser):

@@ -7,6 +7,9 @@
   pages link back to the lesson; a page left out of the build (``make book SOLUTIONS=no``) gets no link.
 - **Hidden solutions.** On solution pages each answer cell (tagged ``exercise-NN-K``) is collapsed
   behind a "Show the solution" button (myst-nb's own hide-input, an HTML ``<details>``).
+- **One repository address.** A page that needs the repository's address (the Colab install cell of
+  ``book/intro.md``) writes ``{{ repository_url }}``; it becomes ``repository.url`` of ``book/_config.yml``,
+  the address the header's links and the launch buttons use, so the book has it in one place.
 - **No page errors.** The default jupyter-book 1 template emits some inline scripts twice; the second
   ``const THEBE_JS_URL`` then raises a SyntaxError on every page. Repeated scripts are dropped.
 """
@@ -22,6 +25,7 @@ from sphinx.transforms.post_transforms import SphinxPostTransform
 PAGE = re.compile(r"^(?P<kind>notebooks|exercises|solutions)/(?P<lesson>\d\d)_")
 PRACTICE = {"notebooks": "Lesson", "exercises": "Exercises", "solutions": "Solutions"}
 ANSWER_TAG = re.compile(r"^exercise-\d\d-\d+$")
+REPOSITORY_URL = "{{ repository_url }}"
 
 
 def lesson_fignumbers(app: Sphinx, env) -> list[str]:
@@ -94,7 +98,13 @@ def drop_repeated_scripts(app: Sphinx, pagename, templatename, context, doctree)
     context["script_files"] = unique
 
 
+def repository_url(app: Sphinx, docname: str, source: list[str]) -> None:
+    """Write the repository's address (``repository.url`` of the book's config) for ``{{ repository_url }}``."""
+    source[0] = source[0].replace(REPOSITORY_URL, app.config.html_theme_options["repository_url"])
+
+
 def setup(app: Sphinx) -> dict:
+    app.connect("source-read", repository_url)
     app.connect("env-get-updated", lesson_fignumbers, priority=900)
     app.connect("doctree-resolved", practice_links)
     app.add_post_transform(CollapseSolutions)
