@@ -3,29 +3,36 @@
 Byte identity inside one process proves little: the MP4 encoder's output once depended on heap memory
 left by the models that ran before it (see ``media._x264_instruction_sets``), which differs from
 one process to the next but not between two writes in one process. So the same command runs in
-separate processes and every file must have one hash; only ``timings.json`` (a measurement) may
-differ. Three processes are enough: with x264's AVX-512 kernels back on (the bug this guards),
-every process writes its own ``video.mp4`` (3 hashes from 3 processes, 5 from 5), so two already
-disagree. Each process runs the whole tiny demo, imports included, so more would only slow the
-suite.
+ten separate processes and every file must have one hash; only ``timings.json`` (a measurement)
+may differ. The processes run side by side, one per core, each in a folder of its own under the same
+relative ``--out`` (so the recorded paths and command line are the same words).
 """
 
 import hashlib
+import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
-PROCESSES = 3
+PROCESSES = 10
 
 
 def test_the_same_command_writes_the_same_bytes_in_every_process(tmp_path):
-    out = tmp_path / "demo"
-    command = [sys.executable, "-m", "mmgp_lesson.cli", "demo", "--mode", "tiny", "--out", str(out)]
-    hashes: dict[str, set[str]] = {}
-    for _ in range(PROCESSES):
-        completed = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    command = [sys.executable, "-m", "mmgp_lesson.cli", "demo", "--mode", "tiny", "--out", "demo", "--quiet"]
+    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+    def run_once(index: int) -> dict[str, str]:
+        folder = tmp_path / f"process-{index}"
+        folder.mkdir()
+        completed = subprocess.run(command, cwd=folder, env=environment, capture_output=True, text=True, timeout=600)
         assert completed.returncode == 0, completed.stderr
-        for path in out.iterdir():
-            hashes.setdefault(path.name, set()).add(hashlib.sha256(path.read_bytes()).hexdigest())
+        return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in (folder / "demo").iterdir()}
+
+    hashes: dict[str, set[str]] = {}
+    with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
+        for digests in pool.map(run_once, range(PROCESSES)):
+            for name, digest in digests.items():
+                hashes.setdefault(name, set()).add(digest)
     measured = {"timings.json"}
     assert {"caption.txt", "image.png", "video.mp4", "preview.gif", "manifest.json", "sample.mp4"} <= set(hashes)
     varying = {name: len(digests) for name, digests in hashes.items() if len(digests) > 1 and name not in measured}
