@@ -55,7 +55,7 @@ class LoadResult:
 
     rate: float
     submissions: list[Submission]
-    samples: list[tuple[float, float, float]] = field(default_factory=list)  # (t, queue depth, in flight)
+    samples: list[tuple[float, float, float, float]] = field(default_factory=list)  # (t, queued, running, scrape s)
     started: float = 0.0  # time.time() at the run's start
     duration: float = 0.0
     metrics_before: str = ""
@@ -74,13 +74,20 @@ class LoadResult:
         """Server-side latency (submit → done) of each accepted job that finished: ``finished - created``."""
         return np.array([s.job["finished"] - s.job["created"] for s in self.accepted if s.job and s.job.get("state") == "done"])
 
-    def mean_in_system(self) -> tuple[float, float]:
-        """Time average of the sampled queue depth + jobs in flight over the run, and the largest gap between
-        two samples (the sampling error of the average is at most two gaps per job, see lesson 11)."""
+    def mean_in_system(self) -> tuple[float, float, float]:
+        """``(L, H, g)``: the time average of the sampled queue depth + jobs in flight over the sampled
+        window, the window's length ``H`` and the sampling resolution ``g`` (the largest gap between two
+        samples plus the longest scrape, during which the gauges were read at an unknown moment).
+
+        A job in the system for ``[a, d)`` inside the window is counted for whole gaps, off by at most
+        ``g`` at each end, so ``|L - n W / H| <= 2 n g / H`` for ``n`` jobs of mean latency ``W``.
+        """
         t = np.array([s[0] for s in self.samples])
         n = np.array([s[1] + s[2] for s in self.samples])
+        scrape = max(s[3] for s in self.samples)
         gaps = np.diff(t)
-        return float((n[:-1] * gaps).sum() / (t[-1] - t[0])), float(gaps.max())
+        window = float(t[-1] - t[0])
+        return float((n[:-1] * gaps).sum() / window), window, float(gaps.max() + scrape)
 
 
 def _sample(client, stop: threading.Event, interval: float, samples: list, t0: float) -> None:
@@ -88,7 +95,9 @@ def _sample(client, stop: threading.Event, interval: float, samples: list, t0: f
         started = time.perf_counter()
         try:
             text = client.get("/metrics").text
-            samples.append((started - t0, metric_value(text, "mmgp_queue_depth"), metric_value(text, "mmgp_jobs_in_flight")))
+            ended = time.perf_counter()
+            depth, running = metric_value(text, "mmgp_queue_depth"), metric_value(text, "mmgp_jobs_in_flight")
+            samples.append(((started + ended) / 2 - t0, depth, running, ended - started))
         except Exception:  # a sample lost to a busy server is a gap, not a failure
             pass
         stop.wait(max(0.0, interval - (time.perf_counter() - started)))

@@ -19,7 +19,8 @@ mean latency satisfy :math:`L = \lambda W`. On a finite trace in which every job
 **A batch server.** A batch of :math:`b` jobs costs :math:`c_0 + c_1 b` seconds: its capacity
 :math:`b / (c_0 + c_1 b)` jobs per second rises with :math:`b` towards :math:`1/c_1`. The server of
 :func:`batch_server` takes the oldest waiting job when it is free, waits at most ``wait`` seconds for up to
-``max_batch - 1`` more, then serves them together (the rule of ``mmgp-lesson serve``'s worker).
+``max_batch - 1`` more after that job's arrival, then serves them together (the rule of
+``mmgp-lesson serve``'s worker).
 
 **Histogram quantiles.** Prometheus keeps a histogram as cumulative counts of observations
 :math:`\le` each bucket's upper bound; :func:`histogram_quantile` reads a quantile from them by linear
@@ -84,8 +85,9 @@ def batch_server(arrivals, c0: float, c1: float, max_batch: int, wait: float = 0
     """Simulate one batching server; returns ``(departures, batch_sizes)``.
 
     When the server is free and a job waits, it takes the oldest job at ``t = max(free, arrival)``, waits
-    until ``t + wait`` or until ``max_batch`` jobs are there (whichever comes first), and serves every job
-    that arrived by then (at most ``max_batch``) in one batch of cost ``c0 + c1 b``.
+    until ``wait`` seconds after that job's *arrival* (no wait if it already waited that long) or until
+    ``max_batch`` jobs are there, whichever comes first, and serves every job that arrived by then (at most
+    ``max_batch``) in one batch of cost ``c0 + c1 b``. This is the rule of ``mmgp-lesson serve``'s worker.
     """
     arrivals = np.asarray(arrivals, dtype=float)
     count = len(arrivals)
@@ -95,7 +97,7 @@ def batch_server(arrivals, c0: float, c1: float, max_batch: int, wait: float = 0
     while i < count:
         claim = max(free, arrivals[i])
         full = i + max_batch - 1  # the job that would fill the batch
-        start = claim + wait
+        start = max(claim, arrivals[i] + wait)
         if full < count:
             start = min(start, max(claim, arrivals[full]))
         end = min(int(np.searchsorted(arrivals, start, side="right")), i + max_batch)

@@ -97,7 +97,7 @@ def mean_in_system(average) -> None:
         raise CheckFailed("a job still in the system has departure inf: count only the part of [arrival, departure] inside the window")
     duration = end - start
     finite = np.where(np.isfinite(departures), departures, end)
-    times = np.sort(np.concatenate([arrivals[(arrivals >= start) & (arrivals <= end)]]))
+    times = arrivals[(arrivals >= start) & (arrivals <= end)]
     at_arrivals = np.mean([((arrivals < t) & (departures > t)).sum() for t in times])
     wrong = {
         "unclipped": (np.clip(np.minimum(departures, end) - arrivals, 0, None).sum() / duration, "clip each job's time to the window on the left too: a job that arrived before the window starts counts only from the window's start"),
