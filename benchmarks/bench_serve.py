@@ -1,7 +1,7 @@
 """Load test of ``mmgp-lesson serve`` on loopback: open-loop Poisson arrivals at increasing rates, B = 1 and B > 1.
 
-The services run in tiny mode in this process (uvicorn in threads on 127.0.0.1, free ports, a temporary
-data folder), one per batch size, all up at once. A burst of ``--burst`` jobs submitted at once measures
+The services run in tiny mode in this process (``mmgp_lesson.serve.server.in_thread``: uvicorn in threads
+on 127.0.0.1, free ports, a temporary data folder), one per batch size, all up at once. A burst of ``--burst`` jobs submitted at once measures
 each one's capacity (jobs per second of a queue that never empties); then Poisson arrivals at ``--loads``
 × the capacity of the first batch size, each rate run on every service in turn (so a slow spell of the
 shared machine hits every B alike), ``--jobs`` jobs per rate at most (fewer when the rate is low, so that
@@ -37,7 +37,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from timing import spread  # noqa: E402
 
-from mmgp_lesson.loadtest import run_load, serve_in_thread  # noqa: E402
+from mmgp_lesson.loadtest import run_load, wait_ready  # noqa: E402
 from mmgp_lesson.queueing import histogram_from_metrics, histogram_quantile, metric_value, percentiles  # noqa: E402
 
 
@@ -128,6 +128,7 @@ def main() -> None:
 
     from mmgp_lesson.capstone.media import make_sample_video
     from mmgp_lesson.serve.config import ServeSettings
+    from mmgp_lesson.serve.server import in_thread
 
     torch.set_num_threads(1)
     started = time.perf_counter()
@@ -140,10 +141,11 @@ def main() -> None:
         for batch in args.batch_sizes:  # every service up at once, so that each rate runs on all of them in turn
             settings = ServeSettings(port=0, data=Path(folder) / f"b{batch}", mode="tiny", batch_size=batch,
                                      batch_wait_ms=args.batch_wait_ms, queue_size=args.queue_size)
-            services[batch] = stack.enter_context(serve_in_thread(settings))
-            run_load(services[batch].url, video, 100.0, 2, rng, form)  # warm-up: first calls build caches
-        for batch, service in services.items():  # a burst at once: the queue never empties, done/second is the capacity
-            burst = run_load(service.url, video, 1000.0, args.burst, rng, form)
+            services[batch] = stack.enter_context(in_thread(settings))
+            wait_ready(services[batch])
+            run_load(services[batch], video, 100.0, 2, rng, form)  # warm-up: first calls build caches
+        for batch, url in services.items():  # a burst at once: the queue never empties, done/second is the capacity
+            burst = run_load(url, video, 1000.0, args.burst, rng, form)
             done = [s.job for s in burst.accepted if s.job and s.job.get("state") == "done"]
             capacities[batch] = len(done) / (max(j["finished"] for j in done) - min(j["started"] for j in done))
             print(f"B = {batch}: capacity from a burst of {args.burst}: {capacities[batch]:.2f} jobs/s", flush=True)
@@ -151,8 +153,8 @@ def main() -> None:
         for load in args.loads:
             rate = load * capacity
             count = int(min(args.jobs, max(8, rate * args.seconds)))
-            for batch, service in services.items():  # interleaved: a slow spell of the machine hits every B alike
-                result = run_load(service.url, video, rate, count, rng, form, timeout=120.0)
+            for batch, url in services.items():  # interleaved: a slow spell of the machine hits every B alike
+                result = run_load(url, video, rate, count, rng, form, timeout=120.0)
                 row = summarise(result, batch)
                 rows.append(row)
                 print(f"  B = {batch} λ = {rate:.2f}/s: {row['done']}/{count} done, p99 {row['p99_s']:.2f} s", flush=True)

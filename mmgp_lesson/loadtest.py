@@ -6,7 +6,9 @@ closed loop, one request after another, hides exactly the queueing it should mea
 its own thread; a sampler thread reads ``/metrics`` every ``interval`` seconds for the queue depth and
 the jobs in flight, the two gauges whose sum is the number of jobs in the system, :math:`N(t)`.
 
-Only loopback addresses are accepted: :func:`run_load` refuses any other base URL. Every loop is bounded
+The service itself is started by :func:`mmgp_lesson.serve.server.in_thread` (or ``mmgp-lesson serve``);
+:func:`wait_ready` waits for its models. Only loopback addresses are accepted: :func:`run_load` refuses
+any other base URL. Every loop is bounded
 in count and in time.
 """
 
@@ -166,47 +168,13 @@ def run_load(
     return result
 
 
-@dataclass
-class RunningService:
-    """A service started by :func:`serve_in_thread`: its base URL; :meth:`stop` ends it."""
-
-    url: str
-    server: object
-    thread: threading.Thread
-
-    def stop(self, timeout: float = 30.0) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout)
-
-    def __enter__(self) -> "RunningService":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-
-def serve_in_thread(settings, timeout: float = 60.0) -> RunningService:
-    """Start ``create_app(settings)`` under uvicorn in a thread of this process, on 127.0.0.1 and a free
-    port; return once it answers ``/readyz`` (at most ``timeout`` seconds)."""
+def wait_ready(base_url: str, timeout: float = 120.0) -> None:
+    """Wait until the service at ``base_url`` answers ``/readyz`` with 200 (its models are built)."""
     import httpx
-    import uvicorn
 
-    from mmgp_lesson.serve.app import create_app
-
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
+    require_loopback(base_url)
     deadline = time.perf_counter() + timeout
-    while not server.started:
-        if not thread.is_alive() or time.perf_counter() > deadline:
-            raise RuntimeError("the service did not start")
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    while httpx.get(f"{url}/readyz").status_code != 200:
+    while httpx.get(f"{base_url}/readyz").status_code != 200:
         if time.perf_counter() > deadline:
-            server.should_exit = True
-            raise RuntimeError("the service started but never became ready")
+            raise RuntimeError(f"the service at {base_url} did not become ready in {timeout:g} s")
         time.sleep(0.05)
-    return RunningService(url, server, thread)
