@@ -3,8 +3,8 @@
 The services run in tiny mode in this process (``mmgp_lesson.serve.server.in_thread``: uvicorn in threads
 on 127.0.0.1, free ports, a temporary data folder), one per batch size, all up at once. A burst of ``--burst`` jobs submitted at once measures
 each one's capacity (jobs per second of a queue that never empties); then Poisson arrivals at ``--loads``
-× the capacity of the first batch size, each rate run on every service in turn (so a slow spell of the
-shared machine hits every B alike), ``--jobs`` jobs per rate at most (fewer when the rate is low, so that
+× the capacity of the first batch size, each rate run on every service in turn with the same arrival times (so a slow spell of
+the shared machine hits every B alike, and the B differ by their batching only), ``--jobs`` jobs per rate at most (fewer when the rate is low, so that
 arrivals span about ``--seconds``). For each run: throughput (the departures' rate, (n − 1) / (last −
 first finish)), p50/p95/p99 latency (submit → done, from the job records) and the p99 read from the
 ``mmgp_job_seconds`` buckets, the 429 share (``--queue-size`` is small so that overload shows), the mean
@@ -150,11 +150,12 @@ def main() -> None:
             capacities[batch] = len(done) / (max(j["finished"] for j in done) - min(j["started"] for j in done))
             print(f"B = {batch}: capacity from a burst of {args.burst}: {capacities[batch]:.2f} jobs/s", flush=True)
         capacity = capacities[args.batch_sizes[0]]
-        for load in args.loads:
+        for index, load in enumerate(args.loads):
             rate = load * capacity
             count = int(min(args.jobs, max(8, rate * args.seconds)))
             for batch, url in services.items():  # interleaved: a slow spell of the machine hits every B alike
-                result = run_load(url, video, rate, count, rng, form, timeout=120.0)
+                arrivals = np.random.default_rng(1000 + index)  # the same arrival times for every B
+                result = run_load(url, video, rate, count, arrivals, form, timeout=120.0)
                 row = summarise(result, batch)
                 rows.append(row)
                 print(f"  B = {batch} λ = {rate:.2f}/s: {row['done']}/{count} done, p99 {row['p99_s']:.2f} s", flush=True)
