@@ -99,12 +99,12 @@ def plot(rows: list[dict], path: Path) -> None:
     for index, batch in enumerate(sorted({r["batch_size"] for r in rows})):
         mine = [r for r in rows if r["batch_size"] == batch]
         rates, colour = [r["offered_per_s"] for r in mine], f"C{index}"
-        axes[0, 0].plot([r["arrival_per_s"] for r in mine], [r["throughput_per_s"] for r in mine], "o-", color=colour, label=f"B = {batch}")
+        axes[0, 0].plot(rates, [r["throughput_per_s"] for r in mine], "o-", color=colour, label=f"B = {batch}")
         axes[0, 1].plot(rates, [r["p50_s"] for r in mine], "o--", color=colour, label=f"B = {batch} p50")
         axes[0, 1].plot(rates, [r["p99_s"] for r in mine], "o-", color=colour, label=f"B = {batch} p99")
-    top = max(r["arrival_per_s"] for r in rows)
-    axes[0, 0].plot([0, top], [0, top], ":", color="grey", label="throughput = arrivals")
-    axes[0, 0].set(xlabel="arrival rate (jobs/s)", ylabel="throughput (jobs/s)")
+    top = max(r["offered_per_s"] for r in rows)
+    axes[0, 0].plot([0, top], [0, top], ":", color="grey", label="throughput = offered")
+    axes[0, 0].set(xlabel="offered rate (jobs/s)", ylabel="throughput (jobs/s)")
     axes[0, 1].set(xlabel="offered rate (jobs/s)", ylabel="latency (s)")
     axes[0, 0].legend()
     axes[0, 1].legend()
