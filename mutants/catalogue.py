@@ -32,7 +32,7 @@ def _m(name, module, description, file, search, replace, tests, lesson):
 
 L00, L01, L02, L03 = "00_notation", "01_elbo", "02_score_flow_duality", "03_probability_flow_ode"
 L04, L05, L06, L07, L08 = "04_langevin", "05_masked_tokens", "06_video_flow_matching", "07_video_understanding", "08_capstone"
-L09, L10 = "09_model_families", "10_inference_scaling"
+L09, L10, L11 = "09_model_families", "10_inference_scaling", "11_serving"
 TOYS, PATHS, SDE, STATS = ["tests/test_toys.py"], ["tests/test_paths.py"], ["tests/test_sde.py"], ["tests/test_stats.py"]
 
 MUTANTS: list[Mutant] = [
@@ -136,6 +136,18 @@ MUTANTS: list[Mutant] = [
     _m("compute-optimal K without the exponent", "scaling", "K* = Aγ/(λc) instead of (Aγ/(λc))^(1/(γ+1))",
        "scaling.py", "return (amplitude * gamma / (price * cost)) ** (1.0 / (gamma + 1.0))",
        "return amplitude * gamma / (price * cost)", ["tests/test_scaling.py"], L10),
+    # queueing (lesson 11)
+    _m("Lindley sum includes the job's own service", "queueing", "C_n = S_0 + ... + S_n - a_n instead of ... + S_(n-1)",
+       "queueing.py", "cumulative = np.concatenate([[0.0], np.cumsum(service)[:-1]]) - arrivals",
+       "cumulative = np.cumsum(service) - arrivals", ["tests/test_queueing.py"], L11),
+    _m("batch cost c1 per batch, not per job", "queueing", "a batch of b costs c0 + c1 instead of c0 + c1 b",
+       "queueing.py", "free = start + c0 + c1 * size", "free = start + c0 + c1", ["tests/test_queueing.py"], L11),
+    _m("histogram quantile returns the bucket's upper bound", "queueing", "no interpolation inside the bucket",
+       "queueing.py", "return float(lower + (bounds[b] - lower) * (rank - below) / (counts[b] - below))",
+       "return float(bounds[b])", ["tests/test_queueing.py"], L11),
+    _m("window average not clipped at the start", "queueing", "jobs that arrived before the window count in full",
+       "queueing.py", "np.minimum(departures, end) - np.maximum(arrivals, start)", "np.minimum(departures, end) - arrivals",
+       ["tests/test_queueing.py"], L11),
     # capstone stages
     _m("frame sampler floors instead of rounding", "capstone.media", "indices linspace(...).astype(int)",
        "capstone/media.py", "np.linspace(0, total - 1, min(count, total)).round().astype(int)",

@@ -61,7 +61,7 @@ def test_inputs_repeat_at_one_seed_and_change_with_the_seed():
 
 
 def test_every_lesson_registers_its_exercises_in_order():
-    for lesson in ("00", "01", "02", "03", "04", "05", "06", "07", "08"):
+    for lesson in ("00", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11"):
         keys = [e.key for e in exercises_of(lesson)]
         assert keys == [f"{lesson}-{k}" for k in range(1, len(keys) + 1)] and len(keys) >= 3 - (lesson == "00")
         for e in exercises_of(lesson):
