@@ -21,7 +21,9 @@ local engine's, byte for byte (``tests/serve/test_ray.py`` compares them).
 
 Ray stays on this machine's loopback: ``ray.init`` gets ``_node_ip_address="127.0.0.1"``, the
 environment ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` and ``RAY_AUTH_MODE=disabled`` (set for this
-process, before Ray starts), a temporary folder of its own (:attr:`RayEngine.temp_dir`, kept after
+process when this module is imported, *before* ``ray`` is: Ray reads the first at import, and a Ray
+imported without it put every process on the machine's network address despite
+``_node_ip_address``; the engine refuses to run if Ray's node is not 127.0.0.1), a temporary folder of its own (:attr:`RayEngine.temp_dir`, kept after
 the engine stops, like Ray's ``/tmp/ray``, for its logs), and Serve runs no HTTP proxy at all
 (``proxy_location="Disabled"``): the service's own FastAPI app is the only HTTP server.
 
@@ -43,10 +45,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import ray
-import torch
-from ray import serve
-from ray.exceptions import RayTaskError
+RAY_ENVIRONMENT = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}
+"""Keep every Ray process on loopback, and write no auth token to the home folder; set before ``import ray``."""
+os.environ.update(RAY_ENVIRONMENT)
+
+import ray  # noqa: E402  (after the environment above)
+import torch  # noqa: E402
+from ray import serve  # noqa: E402
+from ray.exceptions import RayTaskError  # noqa: E402
 
 from mmgp_lesson.capstone.candidates import best_of_n
 from mmgp_lesson.capstone.errors import CapstoneError
@@ -59,8 +65,6 @@ from mmgp_lesson.serve.worker import Worker, _Work
 log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
-RAY_ENVIRONMENT = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}
-"""Set before Ray starts: keep every Ray process on loopback, and write no auth token to the home folder."""
 MAX_REPLICAS = 2
 """Each deployment's autoscaling ceiling; the floor is one replica."""
 
@@ -248,7 +252,6 @@ class RayEngine(Worker):
 
     def _start_ray(self, local: StageRunner) -> dict:
         """Ray on loopback with its own temporary folder, Serve without a proxy, the three deployments."""
-        os.environ.update(RAY_ENVIRONMENT)
         self.temp_dir = Path(tempfile.mkdtemp(prefix="mmgp-ray-"))
         ray.init(
             num_cpus=max(os.cpu_count() or 1, 3),  # logical CPUs: one replica of every stage always fits
@@ -257,6 +260,12 @@ class RayEngine(Worker):
             _temp_dir=str(self.temp_dir),
             log_to_driver=False,
         )
+        node = ray.util.get_node_ip_address()
+        if node != LOOPBACK:
+            raise CapstoneError(
+                f"Ray started on {node}, not {LOOPBACK} (ray was imported before mmgp_lesson.serve.ray_engine "
+                "set RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0); set it in the environment and restart"
+            )
         serve.start(proxy_location="Disabled", http_options={"host": LOOPBACK})
         recipe = stage_recipe(local.pipeline)
         deployments = {"understand": Understand, "image": image_deployment(self.batch_size, self.batch_wait_ms), "video": Video}
