@@ -5,6 +5,7 @@
 - ``mmgp-lesson check NOTEBOOK_OR_FOLDER...`` — grade filled-in exercise notebooks in a sandbox.
 - ``mmgp-lesson run VIDEO --out DIR`` — the capstone: caption a video, then draw an image and a video from it.
 - ``mmgp-lesson demo`` — ``run`` on a generated sample clip.
+- ``mmgp-lesson serve`` — the capstone as an HTTP service on 127.0.0.1 (queue, batching, metrics).
 
 Errors are one line on stderr and a non-zero exit status, never a traceback. This module imports only
 the standard library at the top: each subcommand imports what it needs, and ``run``/``demo`` check
@@ -19,9 +20,6 @@ import sys
 from pathlib import Path
 
 from mmgp_lesson.errors import CourseError
-
-SEED_RANGE = (0, 2**63 - 1)
-"""Seeds accepted by ``run`` and ``demo``: what torch's CPU generator takes as a non-negative int64."""
 
 SUBCOMMANDS = {}
 
@@ -139,15 +137,13 @@ class _OneLineParser(argparse.ArgumentParser):
 
 
 def _seed(text: str) -> int:
-    """argparse type of ``--seed``: an integer in :data:`SEED_RANGE`."""
-    low, high = SEED_RANGE
+    """argparse type of ``--seed``: :func:`~mmgp_lesson.capstone.settings.parse_seed`."""
+    from mmgp_lesson.capstone.settings import parse_seed
+
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer; pass a whole number in {low}..2^63-1") from None
-    if not low <= value <= high:
-        raise argparse.ArgumentTypeError(f"{text} is outside {low}..2^63-1 (torch's generator seeds); pass a smaller seed")
-    return value
+        return parse_seed(text)
+    except CourseError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _generation_arguments(parser: argparse.ArgumentParser) -> None:
@@ -199,11 +195,10 @@ def _run_capstone(args, video: Path, extra: dict | None = None, recorded_as: Pat
 
     checkpoints = resolve_checkpoints(args.mode, args.weights)  # real weights found and their files opened
 
-    from mmgp_lesson.capstone.media import TINY_SAMPLING, read_video  # PyAV and numpy
-    from mmgp_lesson.capstone.weights import frame_sampling
+    from mmgp_lesson.capstone.media import read_video  # PyAV and numpy
+    from mmgp_lesson.capstone.weights import video_sampling
 
-    sampling = frame_sampling(checkpoints.folders["understand"]) if checkpoints.real else TINY_SAMPLING
-    clip = read_video(video, sampling=sampling)  # every frame the understand stage will see is decoded
+    clip = read_video(video, sampling=video_sampling(checkpoints))  # every frame the understand stage will see is decoded
 
     import torch  # the heavy imports wait until every input has been checked
     from diffusers.utils import logging as diffusers_logging
@@ -257,6 +252,56 @@ def demo(args) -> int:
         return _run_capstone(args, sample, extra={saved.name: lambda path: shutil.copyfile(sample, path)}, recorded_as=saved)
 
 
+def _serve_arguments(parser: argparse.ArgumentParser) -> None:
+    import os
+
+    from mmgp_lesson.capstone.settings import DEVICES, MODES
+    from mmgp_lesson.serve.config import ENGINES, ServeSettings
+
+    defaults = ServeSettings()
+    parser.add_argument("--host", default=defaults.host, help="address to bind (default 127.0.0.1; any other needs an API key)")
+    parser.add_argument("--port", type=int, default=defaults.port, help="TCP port (default 8000; 0: any free port)")
+    parser.add_argument("--data", default=str(defaults.data), help="folder of the job store, uploads and results (default outputs/serve)")
+    parser.add_argument("--mode", default=defaults.mode, choices=MODES, help="tiny, real, or auto (default)")
+    parser.add_argument("--weights", help="a folder holding <model id>/ checkpoints (default: the Hugging Face cache)")
+    parser.add_argument("--device", choices=DEVICES, help="cpu or cuda (default: cuda when a GPU is visible)")
+    parser.add_argument("--frames", type=int, help="default frames of a job's video, 8k+1 (default 49 real, 9 tiny)")
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="prompts per aMUSEd call, B (default 4)")
+    parser.add_argument("--batch-wait-ms", type=float, default=defaults.batch_wait_ms,
+                        help="longest wait for a batch to fill after its first job arrived, W (default 50)")
+    parser.add_argument("--queue-size", type=int, default=defaults.queue_size, help="queued jobs before 429 (default 64)")
+    parser.add_argument("--max-upload-mb", type=float, default=defaults.max_upload_mb, help="largest upload, MB (default 50)")
+    parser.add_argument("--retention", type=float, default=defaults.retention,
+                        help="seconds a finished job's upload and results are kept (default 86400)")
+    parser.add_argument("--api-key", default=os.environ.get("MMGP_API_KEY"),
+                        help="require Authorization: Bearer KEY (default: $MMGP_API_KEY; none: loopback only)")
+    parser.add_argument("--ab-fraction", type=float, default=defaults.ab_fraction, help="fraction of jobs in variant B (default 0)")
+    parser.add_argument("--ab-image-steps", type=int, default=defaults.ab_image_steps, help="variant B's image steps (default 8)")
+    parser.add_argument("--engine", default=defaults.engine, choices=sorted(ENGINES), help="what runs the jobs (default local)")
+    parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"), help="uvicorn's log level")
+
+
+@subcommand("serve", "serve the capstone over HTTP: upload a clip, get caption, image and video", _serve_arguments,
+            usage_status=64)
+def serve(args) -> int:
+    from mmgp_lesson.capstone.settings import check_device
+    from mmgp_lesson.serve.config import ServeSettings
+
+    names = ("host", "port", "mode", "weights", "device", "frames", "batch_size", "batch_wait_ms", "queue_size",
+             "max_upload_mb", "retention", "api_key", "ab_fraction", "ab_image_steps", "engine")
+    settings = ServeSettings(data=Path(args.data), **{name: getattr(args, name) for name in names})
+    settings.check()
+    check_device(args.device)
+
+    from mmgp_lesson.capstone.weights import resolve_checkpoints  # a missing checkpoint is refused before torch
+
+    resolve_checkpoints(args.mode, args.weights)
+
+    from mmgp_lesson.serve.server import serve as serve_forever  # torch, FastAPI, uvicorn
+
+    return serve_forever(settings, log_level=args.log_level)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(prog="mmgp-lesson", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -272,7 +317,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one subcommand; a :class:`CourseError` or Ctrl-C ends it with one line on stderr (exit 2 or 130)."""
+    """Run one subcommand; a :class:`CourseError` or Ctrl-C ends it with one line on stderr (exit 2, the
+    error's own ``status`` (a :class:`~mmgp_lesson.errors.UsageError`: 64), or 130)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     command = argv[0] if argv and not argv[0].startswith("-") else "mmgp-lesson"
     try:
@@ -287,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args)
     except CourseError as error:
         print(f"mmgp-lesson {command}: error: {error}", file=sys.stderr)
-        return 2
+        return getattr(error, "status", 2)
     except KeyboardInterrupt:
         print(f"mmgp-lesson {command}: interrupted", file=sys.stderr)
         return 130

@@ -94,6 +94,11 @@ class Video:
     source: str | None = None
 
 
+class NotAVideoError(CapstoneError):
+    """The file is no video container FFmpeg knows, or holds no video stream (the HTTP service's 415);
+    a video that cannot be decoded or is out of bounds stays a plain :class:`CapstoneError` (422)."""
+
+
 def _looks_like_video(path: Path) -> str | None:
     """The container a file's first bytes announce, or ``None`` when they announce none we know."""
     with path.open("rb") as handle:
@@ -122,7 +127,7 @@ def _unreadable(path: Path, error: Exception) -> CapstoneError:
             f"{path} starts like a {kind} video but is truncated or corrupt ({_reason(error)}); "
             "re-export or re-download it"
         )
-    return CapstoneError(f"{path} is not a video file ({_reason(error)}); pass an .mp4, .webm or .gif")
+    return NotAVideoError(f"{path} is not a video file ({_reason(error)}); pass an .mp4, .webm or .gif")
 
 
 def sample_indices(total: int, count: int) -> np.ndarray:
@@ -152,7 +157,7 @@ def read_video(path: str | Path, count: int | None = None, max_side: int = MAX_S
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
-                raise CapstoneError(f"{path} has no video stream; pass a file with moving pictures (.mp4, .webm, .gif)")
+                raise NotAVideoError(f"{path} has no video stream; pass a file with moving pictures (.mp4, .webm, .gif)")
             stream = container.streams.video[0]
             width, height = stream.codec_context.width, stream.codec_context.height
             rate = stream.average_rate or stream.guessed_rate

@@ -27,6 +27,23 @@ MAX_STEPS = 200
 MODES = ("auto", "tiny", "real")
 """``tiny``: tiny random models; ``real``: the published checkpoints; ``auto``: real where all three are found."""
 DEVICES = ("cpu", "cuda")
+SEED_RANGE = (0, 2**63 - 1)
+"""Seeds accepted: what torch's CPU generator takes as a non-negative int64."""
+
+
+def parse_seed(text: str) -> int:
+    """The seed written as ``text``: an integer in :data:`SEED_RANGE`, else a one-line error.
+
+    Shared by ``mmgp-lesson run`` (``--seed``) and the HTTP service (the ``seed`` form field).
+    """
+    low, high = SEED_RANGE
+    try:
+        value = int(text)
+    except ValueError:
+        raise CapstoneError(f"{text!r} is not an integer; pass a whole number in {low}..2^63-1") from None
+    if not low <= value <= high:
+        raise CapstoneError(f"{text} is outside {low}..2^63-1 (torch's generator seeds); pass a smaller seed")
+    return value
 
 
 def check_prompts(prompts: list[str]) -> None:

@@ -127,6 +127,14 @@ def resolve_checkpoints(mode: str = "auto", weights: str | Path | None = None) -
     return Checkpoints(real=False, folders=folders, note=f"tiny random weights (not found: {missing}; --mode real says how to get them)")
 
 
+def video_sampling(checkpoints: Checkpoints):
+    """The frame sampling of the understand stage ``checkpoints`` builds: the real checkpoint's
+    (:func:`frame_sampling`), or the tiny stage's."""
+    from mmgp_lesson.capstone.media import TINY_SAMPLING  # PyAV: imported only when needed
+
+    return frame_sampling(checkpoints.folders["understand"]) if checkpoints.real else TINY_SAMPLING
+
+
 def frame_sampling(folder: Path):
     """The :class:`~mmgp_lesson.capstone.media.FrameSampling` a SmolVLM2 checkpoint states (``video_sampling``
     in its processor configs), else SmolVLM2's default."""
