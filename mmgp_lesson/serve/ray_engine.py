@@ -21,10 +21,11 @@ local engine's, byte for byte (``tests/serve/test_ray.py`` compares them).
 
 Ray stays on this machine's loopback: ``ray.init`` gets ``_node_ip_address="127.0.0.1"``, the
 environment ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` and ``RAY_AUTH_MODE=disabled`` (set for this
-process when this module is imported, *before* ``ray`` is: Ray reads the first at import, and a Ray
-imported without it put every process on the machine's network address despite
-``_node_ip_address``; the engine refuses to run if Ray's node is not 127.0.0.1), a temporary folder of its own (:attr:`RayEngine.temp_dir`, kept after
-the engine stops, like Ray's ``/tmp/ray``, for its logs), and Serve runs no HTTP proxy at all
+process when this module is imported, *before* ``ray`` is: Ray reads the first at import, and with
+it unset ``ray.init`` turns ``_node_ip_address="127.0.0.1"`` into the machine's network address, where
+every Ray process then listened; the engine refuses to run if Ray's node is not 127.0.0.1), a
+temporary folder of its own (:attr:`RayEngine.temp_dir`, kept after the engine stops, like Ray's
+``/tmp/ray``, for its logs), and Serve runs no HTTP proxy at all
 (``proxy_location="Disabled"``): the service's own FastAPI app is the only HTTP server.
 
 Each replica builds its own stage (:meth:`MMGPPipeline.build_stage

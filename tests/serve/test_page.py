@@ -42,8 +42,8 @@ class Tab:
     """A fresh browser context on the server's page, recording page errors, console errors and every
     request to anywhere else (aborted)."""
 
-    def __init__(self, browser, base_url: str):
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+    def __init__(self, chromium, base_url: str):
+        self.context = chromium.new_context(viewport={"width": 1280, "height": 900})
         self.page = self.context.new_page()
         self.errors, self.console, self.blocked = [], [], []
         self.page.route("**/*", self._route(base_url))

@@ -11,6 +11,7 @@ shuts Ray down, and no address but 127.0.0.0/8 appears anywhere in Ray's session
 import ipaddress
 import json
 import re
+from collections import Counter
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -27,6 +28,7 @@ ray, serve = ray_engine.ray, ray_engine.serve
 SEEDS = (0, 1, 2)
 COMPARED = 1  # the seed of the job compared with the local engine's
 OPTIONS = {"frames": 17, "image_steps": 3, "video_steps": 2}  # not the defaults: each must reach its replica
+BEST_OF = {2: 2}  # seed -> candidates: that job draws best-of-N on the image deployment
 FILES = ("caption.txt", "image.png", "video.mp4", "preview.gif")
 IPV4 = re.compile(r"(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?![\d.])")
 
@@ -74,7 +76,8 @@ def test_ray_engine_runs_jobs_on_its_deployments_on_loopback(runner, sample_vide
     engine = app.state.service.engine
     with live_server(app, timeout=300) as client:
         print(f"Ray and its three deployments up in {engine.startup_seconds:.1f} s")
-        ids = {seed: submit(client, sample_video, seed=seed, **OPTIONS).json()["id"] for seed in SEEDS}
+        ids = {seed: submit(client, sample_video, seed=seed, candidates=BEST_OF.get(seed, 1), **OPTIONS).json()["id"]
+               for seed in SEEDS}
         records = {seed: wait_for(client, job_id, timeout=240) for seed, job_id in ids.items()}
         assert {seed: record["state"] for seed, record in records.items()} == dict.fromkeys(SEEDS, "done"), records
 
@@ -87,6 +90,9 @@ def test_ray_engine_runs_jobs_on_its_deployments_on_loopback(runner, sample_vide
         for name, local in local_outputs.items():
             assert outputs[name] == local, f"{name} differs from the local engine's for the same job"
         assert outputs["manifest.json"]["image"]["batch"] == {"size": 1, "position": 0, "seed": COMPARED}
+        for seed, count in BEST_OF.items():
+            candidates = json.loads(client.get(f"/v1/jobs/{ids[seed]}/files/manifest.json").content)["image"]["candidates"]
+            assert candidates["count"] == len(candidates["scores"]) == count, candidates
 
         metrics = client.get("/metrics").text
         assert _metric(metrics, "mmgp_jobs_total", state="done", variant="A") == len(SEEDS)
@@ -98,10 +104,14 @@ def test_ray_engine_runs_jobs_on_its_deployments_on_loopback(runner, sample_vide
     logs = {path.resolve() for path in engine.temp_dir.glob("session_*/logs/**/*") if path.is_file()}
     text = {path: path.read_text(errors="replace") for path in logs}
     calls = {  # Serve's replica log has one "CALL <method> OK" line per request answered
-        stage: sum(body.count(f"CALL {method} OK") for path, body in text.items() if path.name.startswith(f"replica_{stage}_"))
-        for stage, method in (("understand", "__call__"), ("image", "draw"), ("video", "__call__"))
+        stage: Counter(method for path, body in text.items() if path.name.startswith(f"replica_{stage}_")
+                       for method in re.findall(r"CALL (\w+) OK", body))
+        for stage in ("understand", "image", "video")
     }
-    assert calls == dict.fromkeys(calls, len(SEEDS)), f"calls recorded in the replicas' logs: {calls}"
+    best = len(BEST_OF)
+    expected = {"understand": {"__call__": len(SEEDS)}, "image": {"draw": len(SEEDS) - best, "best": best},
+                "video": {"__call__": len(SEEDS)}}
+    assert calls == expected, f"calls recorded in the replicas' logs: {calls}"
     addresses = set().union(*map(_addresses, text.values()))
     loopback = {address for address in addresses if ipaddress.ip_address(address).is_loopback}
     assert "127.0.0.1" in loopback, f"no address found in {len(logs)} log files: the scan measured nothing"
