@@ -7,10 +7,7 @@ replay of the store cannot move a job between the arms).
 
 from __future__ import annotations
 
-VARIANTS = ("A", "B")
-"""``"A"``: the control (the request's own image steps); ``"B"``: the variant (``--ab-image-steps``)."""
-
-
 def variant(job_id: str, fraction: float) -> str:
-    """``"B"`` for a fraction ``fraction`` of job ids, ``"A"`` for the rest."""
+    """``"B"`` (the variant: ``--ab-image-steps``) for a fraction ``fraction`` of job ids, ``"A"`` (the
+    control: the request's own image steps) for the rest."""
     return "B" if int(job_id[:8], 16) / 2**32 < fraction else "A"

@@ -69,7 +69,7 @@ class Service:
 
     def __init__(self, settings: ServeSettings, runner_factory: Callable[[], StageRunner] | None):
         self.settings = settings
-        data = Path(settings.data)
+        data = Path(settings.data).resolve()  # the store records upload paths: absolute, whatever the next cwd
         data.mkdir(parents=True, exist_ok=True)
         self.uploads = data / "uploads"
         self.uploads.mkdir(mode=0o700, exist_ok=True)

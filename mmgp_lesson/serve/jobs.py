@@ -24,8 +24,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-STATES = ("queued", "running", "done", "failed", "cancelled")
 FINISHED = ("done", "failed", "cancelled")
+"""The states a job ends in; the others are ``queued`` and ``running``."""
 RESULT_FILES = {
     "caption.txt": "text/plain; charset=utf-8",
     "image.png": "image/png",

@@ -4,6 +4,7 @@ metrics, A/B, and one JSON error line with the right status for every bad reques
 import io
 import json
 import time
+from pathlib import Path
 
 import av
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 
+from mmgp_lesson.capstone.errors import CapstoneError
 from mmgp_lesson.cli import main
 from mmgp_lesson.serve.jobs import RESULT_FILES
 from tests.serve.conftest import FRAMES, GatedRunner, serving, submit, wait_for, wait_until_reading
@@ -215,3 +217,51 @@ def test_a_full_queue_answers_429_with_retry_after_and_a_queued_job_can_be_cance
         time.sleep(0.2)  # a worker that ran cancelled jobs would have claimed it by now
         assert client.get(f"/v1/jobs/{queued}").json()["stages"] == {}
         assert metric(client, "mmgp_jobs_total", state="cancelled", variant="A") == 1
+
+
+def test_a_running_job_cancelled_stops_at_its_next_stage_boundary(tmp_path, runner, sample_video):
+    gated = GatedRunner(runner, held=True)
+    with serving(tmp_path, gated, batch_size=1) as client:
+        job_id = submit(client, sample_video).json()["id"]
+        wait_until_reading(client, job_id)
+        assert client.delete(f"/v1/jobs/{job_id}").json()["state"] == "cancelled"
+        follower = submit(client, sample_video).json()["id"]
+        gated.gate.set()
+        assert wait_for(client, follower)["state"] == "done"  # the worker moved on past the cancelled job
+        job = client.get(f"/v1/jobs/{job_id}").json()
+        assert job["state"] == "cancelled" and "image" not in job["stages"]
+        assert not (tmp_path / "data" / "results" / job_id).exists()
+        assert_error(client.get(f"/v1/jobs/{job_id}/files/caption.txt"), 404, "cancelled")
+
+
+class FailingRunner(GatedRunner):
+    """The tiny runner whose understand stage raises ``error`` for clips read from the uploads of ``doomed``."""
+
+    def __init__(self, runner, error: Exception):
+        super().__init__(runner)
+        self.error = error
+        self.doomed: set[str] = set()
+
+    def understand(self, clip):
+        if Path(clip.source).name in self.doomed:
+            raise self.error
+        return super().understand(clip)
+
+
+@pytest.mark.parametrize("problem, message", [
+    (CapstoneError("the understand stage returned an empty caption; there is nothing to draw from"),
+     "the understand stage returned an empty caption; there is nothing to draw from"),
+    (RuntimeError("out of memory\nsecond line"), "internal error (RuntimeError: out of memory"),
+])
+def test_a_failing_job_fails_with_one_line_and_the_next_job_still_runs(tmp_path, runner, sample_video, problem, message):
+    failing = FailingRunner(runner, problem)
+    failing.gate.clear()
+    with serving(tmp_path, failing, batch_size=2, batch_wait_ms=50) as client:
+        doomed, fine = (submit(client, sample_video).json()["id"] for _ in range(2))
+        failing.doomed.add(doomed)
+        failing.gate.set()
+        failed, done = wait_for(client, doomed), wait_for(client, fine)
+        assert failed["state"] == "failed" and failed["error"].startswith(message) and "\n" not in failed["error"]
+        assert done["state"] == "done"
+        assert metric(client, "mmgp_jobs_total", state="failed", variant="A") == 1
+        assert metric(client, "mmgp_jobs_total", state="done", variant="A") == 1

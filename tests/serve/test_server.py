@@ -133,3 +133,24 @@ def test_kill_9_mid_job_loses_no_accepted_job_and_sigterm_drains_then_exits_0(tm
     store = JobStore(data / "jobs.sqlite3")
     assert store.get(slow).state == "done" and store.get(waiting).state == "queued"  # kept for the next start
     store.close()
+
+
+def test_in_thread_serves_on_a_real_loopback_socket_and_stops_cleanly(tmp_path, sample_video):
+    from mmgp_lesson.capstone.weights import resolve_checkpoints
+    from mmgp_lesson.serve.config import ServeSettings
+    from mmgp_lesson.serve.runner import StageRunner
+    from mmgp_lesson.serve.server import in_thread
+
+    built = StageRunner.build(resolve_checkpoints("tiny"), frames=9)
+    settings = ServeSettings(mode="tiny", port=0, data=tmp_path / "data", batch_size=1)
+    with in_thread(settings, runner_factory=lambda: built) as url:
+        assert urlsplit(url).hostname == "127.0.0.1" and urlsplit(url).port > 0
+        client = httpx.Client(base_url=url, timeout=30)
+        while client.get("/readyz").status_code != 200:
+            time.sleep(0.02)
+        job_id = post(client, sample_video).json()["id"]
+        assert wait_state(client, job_id, ("done",))["state"] == "done"
+        assert 'mmgp_jobs_total{state="done",variant="A"} 1.0' in client.get("/metrics").text
+        client.close()
+    with socket.socket() as probe:  # the port is closed again
+        assert probe.connect_ex((urlsplit(url).hostname, urlsplit(url).port)) != 0
