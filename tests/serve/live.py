@@ -1,5 +1,8 @@
 """A live server for the tests that need a real socket (the browser's, Ray's): uvicorn in a thread on
-127.0.0.1, on a free port the system picks."""
+127.0.0.1, on a free port the system picks.
+
+Like :func:`mmgp_lesson.serve.server.in_thread`, but for an app the test has built, so that the test
+can reach the app's engine (the Ray test reads its Ray folder and start-up time)."""
 
 import threading
 import time
@@ -7,6 +10,8 @@ from contextlib import contextmanager
 
 import httpx
 import uvicorn
+
+from mmgp_lesson.serve.server import url_of
 
 
 @contextmanager
@@ -22,8 +27,7 @@ def live_server(app, timeout: float = 120):
         while not server.started:
             assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
             time.sleep(0.02)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        with httpx.Client(base_url=url_of(server), timeout=30) as client:
             while client.get("/readyz").status_code != 200:
                 assert time.monotonic() < deadline, client.get("/readyz").json()
                 time.sleep(0.05)
