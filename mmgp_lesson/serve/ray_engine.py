@@ -68,6 +68,9 @@ log = logging.getLogger(__name__)
 LOOPBACK = "127.0.0.1"
 MAX_REPLICAS = 2
 """Each deployment's autoscaling ceiling; the floor is one replica."""
+RAY_START_ATTEMPTS = 3
+"""Ray gives its node a fixed 30 s to come up (``ray/_private/node.py``), and its raylet gives the metrics
+agent about 15 s: on a loaded machine either can run out (seen 3 times in 10 starts on 2 shared cores)."""
 
 
 def _with(stage, **fields):
@@ -254,13 +257,21 @@ class RayEngine(Worker):
     def _start_ray(self, local: StageRunner) -> dict:
         """Ray on loopback with its own temporary folder, Serve without a proxy, the three deployments."""
         self.temp_dir = Path(tempfile.mkdtemp(prefix="mmgp-ray-"))
-        ray.init(
-            num_cpus=max(os.cpu_count() or 1, 3),  # logical CPUs: one replica of every stage always fits
-            include_dashboard=False,
-            _node_ip_address=LOOPBACK,
-            _temp_dir=str(self.temp_dir),
-            log_to_driver=False,
-        )
+        for attempt in range(1, RAY_START_ATTEMPTS + 1):
+            try:
+                ray.init(
+                    num_cpus=max(os.cpu_count() or 1, 3),  # logical CPUs: one replica of every stage always fits
+                    include_dashboard=False,
+                    _node_ip_address=LOOPBACK,
+                    _temp_dir=str(self.temp_dir),
+                    log_to_driver=False,
+                )
+                break
+            except Exception as error:  # Ray raises a bare Exception when its node does not come up in time
+                if "timed out during startup" not in str(error) or attempt == RAY_START_ATTEMPTS:
+                    raise
+                log.warning("Ray's node did not start in time (attempt %d); starting it again", attempt)
+                ray.shutdown()
         node = ray.util.get_node_ip_address()
         if node != LOOPBACK:
             raise CapstoneError(

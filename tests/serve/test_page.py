@@ -89,7 +89,8 @@ def _shown_result(page) -> dict:
             image: [image.naturalWidth, image.alt], gif: [gif.naturalWidth, gif.alt],
             video: [video.src.slice(0, 5), (await served.blob()).type, video.duration, !video.error],
             links: [...document.querySelectorAll('#files a')].map(a => a.download),
-            stages: [...document.querySelectorAll('#stages li')].map(li => li.textContent),
+            stages: [...document.querySelectorAll('#stages li')].map(li =>
+                [li.textContent, li.querySelector('progress').position]),
             recent: document.getElementById('recent').textContent,
         };
     }""")
@@ -111,7 +112,8 @@ def test_upload_shows_caption_image_video_and_gif(server, browser, sample_video)
     scheme, media_type, duration, playable = shown["video"]
     assert scheme == "blob:" and media_type == "video/mp4" and duration > 0 and playable, shown["video"]
     assert shown["links"] == list(FILES)
-    assert len(shown["stages"]) == 4 and all("done" in stage for stage in shown["stages"]), shown["stages"]
+    assert len(shown["stages"]) == 4, shown["stages"]
+    assert all("done" in text and bar == 1 for text, bar in shown["stages"]), shown["stages"]  # full bars
     assert job_id[:12] in shown["recent"], "the recent-jobs list does not show the job"
     assert tab.blocked == [], f"requests to other hosts: {tab.blocked}"
     assert tab.errors == [], f"page errors: {tab.errors}"
