@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from mmgp_lesson.capstone.media import make_sample_video
 from mmgp_lesson.capstone.weights import resolve_checkpoints
@@ -94,3 +95,22 @@ def wait_for(client, job_id: str, states=("done", "failed", "cancelled"), timeou
             return record
         assert time.monotonic() < deadline, record
         time.sleep(0.02)
+
+
+def metric(client, name: str, **labels) -> float:
+    """The value of the sample ``name`` with ``labels`` on /metrics (0 when absent)."""
+    for family in text_string_to_metric_families(client.get("/metrics").text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(key) == value for key, value in labels.items()):
+                return sample.value
+    return 0.0
+
+
+def assert_error(response, status: int, *words: str) -> str:
+    """A one-line JSON error ``{"error": ...}`` with ``status`` and ``words`` in it; return the message."""
+    assert response.status_code == status, (response.status_code, response.text)
+    body = response.json()
+    assert list(body) == ["error"] and "\n" not in body["error"] and "Traceback" not in body["error"], body
+    for word in words:
+        assert word in body["error"], (word, body["error"])
+    return body["error"]

@@ -10,31 +10,11 @@ import av
 import numpy as np
 import pytest
 from PIL import Image
-from prometheus_client.parser import text_string_to_metric_families
 
 from mmgp_lesson.capstone.errors import CapstoneError
 from mmgp_lesson.cli import main
 from mmgp_lesson.serve.jobs import RESULT_FILES
-from tests.serve.conftest import FRAMES, GatedRunner, serving, submit, wait_for, wait_until_reading
-
-
-def metric(client, name: str, **labels) -> float:
-    """The value of the sample ``name`` with ``labels`` on /metrics (0 when absent)."""
-    for family in text_string_to_metric_families(client.get("/metrics").text):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(key) == value for key, value in labels.items()):
-                return sample.value
-    return 0.0
-
-
-def assert_error(response, status: int, *words: str) -> str:
-    """A one-line JSON error ``{"error": ...}`` with ``status`` and ``words`` in it; return the message."""
-    assert response.status_code == status, (response.status_code, response.text)
-    body = response.json()
-    assert list(body) == ["error"] and "\n" not in body["error"] and "Traceback" not in body["error"], body
-    for word in words:
-        assert word in body["error"], (word, body["error"])
-    return body["error"]
+from tests.serve.conftest import FRAMES, GatedRunner, assert_error, metric, serving, submit, wait_for, wait_until_reading
 
 
 def cli_error(capsys, *arguments) -> str:

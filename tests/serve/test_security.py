@@ -11,8 +11,7 @@ import pytest
 from mmgp_lesson.capstone.errors import CapstoneError
 from mmgp_lesson.errors import UsageError
 from mmgp_lesson.serve.config import ServeSettings, is_loopback
-from tests.serve.conftest import serving, submit, wait_for
-from tests.serve.test_app import assert_error, metric
+from tests.serve.conftest import assert_error, metric, serving, submit, wait_for
 
 HEAVY = ("torch", "diffusers", "transformers", "fastapi", "uvicorn")
 
