@@ -12,6 +12,7 @@ page shows the API's 401 message until the key is entered, keeps the key for the
 import pytest
 
 from ..test_site import browser  # noqa: F401  (the fixture: Debian's chromium through Playwright)
+from .conftest import assert_error
 from .live import live_server
 
 from mmgp_lesson.serve.app import create_app
@@ -125,12 +126,11 @@ def test_a_text_file_shows_the_apis_message(server, browser, tmp_path):  # noqa:
     notes = tmp_path / "notes.txt"
     notes.write_text("not a video\n")
     with notes.open("rb") as handle:
-        answer = server.post("/v1/jobs", files={"video": (notes.name, handle, "text/plain")})
-    assert answer.status_code == 415
+        message = assert_error(server.post("/v1/jobs", files={"video": (notes.name, handle, "text/plain")}), 415)
     tab = Tab(browser, str(server.base_url))
     tab.submit(notes)
     tab.page.locator("#error").wait_for(state="visible")
-    assert tab.page.locator("#error").inner_text() == answer.json()["error"]
+    assert tab.page.locator("#error").inner_text() == message
     assert tab.errors == [] and tab.blocked == []
     # Chromium logs every 4xx answer as "Failed to load resource"; nothing else may appear.
     assert all("status of 415" in message for message in tab.console), tab.console

@@ -14,13 +14,12 @@ import re
 from collections import Counter
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from mmgp_lesson.serve import ray_engine  # before ray: it sets the environment that keeps Ray on loopback
 from mmgp_lesson.serve.app import create_app
 from mmgp_lesson.serve.config import ServeSettings
 
-from .conftest import serving, submit, wait_for
+from .conftest import metric, serving, submit, wait_for
 from .live import live_server
 
 ray, serve = ray_engine.ray, ray_engine.serve
@@ -31,15 +30,6 @@ OPTIONS = {"frames": 17, "image_steps": 3, "video_steps": 2}  # not the defaults
 BEST_OF = {2: 2}  # seed -> candidates: that job draws best-of-N on the image deployment
 FILES = ("caption.txt", "image.png", "video.mp4", "preview.gif")
 IPV4 = re.compile(r"(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?![\d.])")
-
-
-def _metric(text: str, name: str, **labels) -> float:
-    """The value of sample ``name`` with ``labels`` in a Prometheus exposition (0 when absent)."""
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(key) == value for key, value in labels.items()):
-                return sample.value
-    return 0.0
 
 
 def _addresses(text: str) -> set[str]:
@@ -94,10 +84,9 @@ def test_ray_engine_runs_jobs_on_its_deployments_on_loopback(runner, sample_vide
             candidates = json.loads(client.get(f"/v1/jobs/{ids[seed]}/files/manifest.json").content)["image"]["candidates"]
             assert candidates["count"] == len(candidates["scores"]) == count, candidates
 
-        metrics = client.get("/metrics").text
-        assert _metric(metrics, "mmgp_jobs_total", state="done", variant="A") == len(SEEDS)
-        assert _metric(metrics, "mmgp_batch_size_count") == len(SEEDS)
-        assert _metric(metrics, "mmgp_jobs_accepted_total") == len(SEEDS)
+        assert metric(client, "mmgp_jobs_total", state="done", variant="A") == len(SEEDS)
+        assert metric(client, "mmgp_batch_size_count") == len(SEEDS)
+        assert metric(client, "mmgp_jobs_accepted_total") == len(SEEDS)
     assert not engine.ready() and not ray.is_initialized(), "stopping the service left Ray running"
 
     # session_latest links to the session's folder: each file once, by its real path.
