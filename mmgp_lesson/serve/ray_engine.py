@@ -32,7 +32,9 @@ Each replica builds its own stage (:meth:`MMGPPipeline.build_stage
 <mmgp_lesson.capstone.pipeline.MMGPPipeline.build_stage>`) from :func:`stage_recipe`, the arguments the
 server's own pipeline was built with, so on a cluster every replica loads its checkpoint on its node.
 Stage objects are not shipped through Ray's object store: a pickled transformers text encoder came
-back without its hidden states (aMUSEd then fails), so they are rebuilt, never copied.
+back without its hidden states (aMUSEd then fails), so they are rebuilt, never copied. The server's
+process still builds the whole pipeline (the local engine's runner: job views, manifests, files), so in
+real mode it holds the three checkpoints too without running them.
 """
 
 from __future__ import annotations
