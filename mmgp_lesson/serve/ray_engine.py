@@ -184,7 +184,6 @@ class RemoteRunner:
     """
 
     def __init__(self, local: StageRunner, handles: dict):
-        self.local = local
         self.handles = handles
         self.read, self.view, self.save = local.read, local.view, local.save
 
