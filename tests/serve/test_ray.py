@@ -11,6 +11,7 @@ shuts Ray down, and no address but 127.0.0.0/8 appears anywhere in Ray's session
 import ipaddress
 import json
 import re
+import shutil
 from collections import Counter
 
 import pytest
@@ -92,6 +93,7 @@ def test_ray_engine_runs_jobs_on_its_deployments_on_loopback(runner, sample_vide
     # session_latest links to the session's folder: each file once, by its real path.
     logs = {path.resolve() for path in engine.temp_dir.glob("session_*/logs/**/*") if path.is_file()}
     text = {path: path.read_text(errors="replace") for path in logs}
+    shutil.rmtree(engine.temp_dir)  # the engine keeps Ray's folder for its logs; the test has read them
     calls = {  # Serve's replica log has one "CALL <method> OK" line per request answered
         stage: Counter(method for path, body in text.items() if path.name.startswith(f"replica_{stage}_")
                        for method in re.findall(r"CALL (\w+) OK", body))
