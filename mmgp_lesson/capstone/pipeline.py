@@ -140,39 +140,58 @@ class MMGPPipeline:
             raise CapstoneError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu")
         video_options = {"frames": frames, "height": height, "width": width, "steps": video_steps}
         video_options = {name: value for name, value in video_options.items() if value is not None}
-        if checkpoints.real:
-            stages, sources = cls._real_stages(checkpoints.folders, device, video_options, image_steps, static_cache, compile)
-        else:
-            stages = (
-                UnderstandStage.tiny(static_cache=static_cache),
-                ImageStage.tiny(steps=image_steps, compile=compile),
-                VideoStage.tiny(**video_options),
-            )
-            sources = {stage: "tiny random weights (seed 0)" for stage in MODEL_IDS}
-        return cls(*stages, mode="real" if checkpoints.real else "tiny", sources=sources, mode_note=checkpoints.note)
+        options = {"video": video_options, "image_steps": image_steps, "static_cache": static_cache, "compile": compile}
+        built = {stage: cls.build_stage(stage, checkpoints, device, **options) for stage in MODEL_IDS}
+        return cls(
+            *(built[stage][0] for stage in MODEL_IDS),
+            mode="real" if checkpoints.real else "tiny",
+            sources={stage: source for stage, (_, source) in built.items()},
+            mode_note=checkpoints.note,
+        )
 
     @staticmethod
-    def _real_stages(folders, device, video_options, image_steps, static_cache, compile):
-        """Load the three checkpoints; return ``(stages, sources)``."""
+    def build_stage(
+        stage: str,
+        checkpoints: Checkpoints,
+        device: str,
+        video: dict | None = None,
+        image_steps: int = 12,
+        static_cache: bool = False,
+        compile: bool = False,
+    ) -> tuple[UnderstandStage | ImageStage | VideoStage, str]:
+        """Build one stage (``"understand"``, ``"image"`` or ``"video"``) as :meth:`build` does; return it
+        with where its weights came from.
+
+        One stage alone is what a serving engine that puts each stage on its own device needs (the Ray
+        engine, :mod:`mmgp_lesson.serve.ray_engine`): it loads that stage's checkpoint only.
+        ``video`` holds the video stage's ``frames``, ``height``, ``width`` and ``steps`` (those given).
+        """
+        video = video or {}
+        if not checkpoints.real:
+            tiny = {
+                "understand": lambda: UnderstandStage.tiny(static_cache=static_cache),
+                "image": lambda: ImageStage.tiny(steps=image_steps, compile=compile),
+                "video": lambda: VideoStage.tiny(**video),
+            }
+            return tiny[stage](), "tiny random weights (seed 0)"
         half = device == "cuda"
+        folder = checkpoints.folders[stage]
+        load = {
+            "understand": lambda: UnderstandStage.from_pretrained(
+                folder, device, torch.bfloat16 if half else torch.float32, static_cache=static_cache
+            ),
+            "image": lambda: ImageStage.from_pretrained(
+                folder, device, torch.float16 if half else torch.float32, steps=image_steps, compile=compile
+            ),
+            "video": lambda: VideoStage.from_pretrained(folder, device, torch.bfloat16 if half else torch.float32, **video),
+        }
         try:
-            stages = (
-                UnderstandStage.from_pretrained(
-                    folders["understand"], device, torch.bfloat16 if half else torch.float32, static_cache=static_cache
-                ),
-                ImageStage.from_pretrained(
-                    folders["image"], device, torch.float16 if half else torch.float32, steps=image_steps, compile=compile
-                ),
-                VideoStage.from_pretrained(
-                    folders["video"], device, torch.bfloat16 if half else torch.float32, **video_options
-                ),
-            )
+            return load[stage](), str(folder)
         except (OSError, ValueError, SafetensorError) as error:
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise CapstoneError(
                 f"could not load the real checkpoints ({first_line}); re-download them with hf download"
             ) from None
-        return stages, {stage: str(folder) for stage, folder in folders.items()}
 
     def __call__(
         self,

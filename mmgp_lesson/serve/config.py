@@ -16,8 +16,9 @@ from mmgp_lesson.errors import UsageError
 
 MAX_CANDIDATES = 16
 """The most best-of-N candidates one request may ask for: each is a full image in memory."""
-ENGINES = {"local": "mmgp_lesson.serve.worker:Worker"}
-"""``--engine`` name -> ``module:class`` of an :class:`~mmgp_lesson.serve.engines.Engine`."""
+ENGINES = {"local": "mmgp_lesson.serve.worker:Worker", "ray": "mmgp_lesson.serve.ray_engine:RayEngine"}
+"""``--engine`` name -> ``module:class`` of an :class:`~mmgp_lesson.serve.engines.Engine` (``ray``: one Ray
+Serve deployment per stage, :mod:`mmgp_lesson.serve.ray_engine`)."""
 MAX_BATCH = 64
 """The largest ``--batch-size`` accepted: one aMUSEd call holds every image of a batch at once."""
 
