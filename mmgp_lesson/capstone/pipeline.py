@@ -28,7 +28,7 @@ from mmgp_lesson.capstone.image import ImageStage
 from mmgp_lesson.capstone.media import Video, read_video, write_gif, write_mp4
 from mmgp_lesson.capstone.outputs import json_writer, prepare_output_folder, write_all
 from mmgp_lesson.capstone.progress import Progress
-from mmgp_lesson.capstone.settings import check_device, check_prompts
+from mmgp_lesson.capstone.settings import Prompt, check_device, check_prompt
 from mmgp_lesson.capstone.understand import UnderstandStage
 from mmgp_lesson.capstone.video import VideoStage
 from mmgp_lesson.capstone.weights import MODEL_IDS, Checkpoints, resolve_checkpoints
@@ -178,7 +178,7 @@ class MMGPPipeline:
         self,
         video: str | Path | Video,
         seed: int = 0,
-        prompt: str | None = None,
+        prompt: str | Prompt | None = None,
         candidates: int = 1,
         progress: Progress | None = None,
     ) -> MMGPResult:
@@ -186,9 +186,11 @@ class MMGPPipeline:
 
         With ``candidates`` > 1 the image is the best of that many, as SmolVLM2 rates them (lesson 10).
         ``progress`` reports each stage (and each unmasking / denoising step) as it runs; silent by default.
+        A plain ``str`` prompt is checked here, before the clip is read (a
+        :class:`~mmgp_lesson.capstone.settings.Prompt` from the CLI was checked there); the caption is
+        checked once when it becomes the prompt, and the stages do not check either again.
         """
-        if prompt is not None:
-            check_prompts([prompt])
+        prompt = None if prompt is None else check_prompt(prompt)
         progress = progress or Progress(quiet=True)
         timings = {}
         start = time.perf_counter()
@@ -200,9 +202,10 @@ class MMGPPipeline:
         with progress.stage("understand"):
             caption = self.understand(clip)
         timings["understand"] = time.perf_counter() - start
-        if prompt is None and not caption:
-            raise CapstoneError("the understand stage returned an empty caption; pass --prompt TEXT to draw from your own words")
-        prompt = caption if prompt is None else prompt
+        if prompt is None:
+            prompt = check_prompt(
+                caption, "the understand stage returned an empty caption; pass --prompt TEXT to draw from your own words"
+            )
 
         start = time.perf_counter()
         with progress.stage("image", steps=self.image.steps) as step:
