@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from mmgp_lesson.capstone.errors import CapstoneError
-from tests.capstone.test_pipeline import CountedText
 from mmgp_lesson.capstone.image import ImageStage
+from tests.capstone.test_pipeline import CountedText
 
 
 def pixels(image) -> np.ndarray:

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from mmgp_lesson.capstone.errors import CapstoneError
-from tests.capstone.test_pipeline import CountedText
 from mmgp_lesson.capstone.settings import check_video_shape
+from tests.capstone.test_pipeline import CountedText
 
 
 def test_clip_has_the_asked_shape_and_the_seed_fixes_it(video_stage):
