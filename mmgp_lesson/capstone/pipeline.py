@@ -73,6 +73,15 @@ class MMGPResult:
         )
 
 
+STAGE_DTYPES = {
+    "cpu": {"understand": torch.float32, "image": torch.float32, "video": torch.float32},
+    "cuda": {"understand": torch.bfloat16, "image": torch.float16, "video": torch.bfloat16},
+}
+"""Real mode's dtype of each stage's model per device. aMUSEd runs in float16 (its published checkpoints have an
+fp16 variant) with its VQ-GAN kept in float32, which :meth:`ImageStage.from_pretrained` sees to (it produces NaNs
+in float16); SmolVLM2 and LTX-Video in bfloat16, the dtype they were trained in. The CPU stays in float32."""
+
+
 def library_versions() -> dict[str, str]:
     """Installed versions of the libraries that shape the outputs, and Python's."""
     return {"python": platform.python_version(), **{name: version(name) for name in LIBRARIES}}
@@ -126,7 +135,8 @@ class MMGPPipeline:
 
         ``frames``, ``height`` and ``width`` shape the generated video (defaults: 49 frames;
         512x704 real, 64x64 tiny); ``video_steps`` defaults to 50 real and 4 tiny. Real mode
-        runs in float32 on CPU and bfloat16 on CUDA (aMUSEd in float16, its VQ-GAN in float32);
+        runs in the dtypes of :data:`STAGE_DTYPES` (float32 on CPU; bfloat16 on CUDA, aMUSEd in float16
+        with its VQ-GAN in float32);
         tiny mode always runs on the CPU in float32.
         ``static_cache`` and ``compile`` switch on the speed options the benchmark compares.
         ``checkpoints`` is :func:`~mmgp_lesson.capstone.weights.resolve_checkpoints`'s answer when the
@@ -154,18 +164,12 @@ class MMGPPipeline:
     @staticmethod
     def _real_stages(folders, device, video_options, image_steps, static_cache, compile):
         """Load the three checkpoints; return ``(stages, sources)``."""
-        half = device == "cuda"
+        dtypes = STAGE_DTYPES[device]
         try:
             stages = (
-                UnderstandStage.from_pretrained(
-                    folders["understand"], device, torch.bfloat16 if half else torch.float32, static_cache=static_cache
-                ),
-                ImageStage.from_pretrained(
-                    folders["image"], device, torch.float16 if half else torch.float32, steps=image_steps, compile=compile
-                ),
-                VideoStage.from_pretrained(
-                    folders["video"], device, torch.bfloat16 if half else torch.float32, **video_options
-                ),
+                UnderstandStage.from_pretrained(folders["understand"], device, dtypes["understand"], static_cache=static_cache),
+                ImageStage.from_pretrained(folders["image"], device, dtypes["image"], steps=image_steps, compile=compile),
+                VideoStage.from_pretrained(folders["video"], device, dtypes["video"], **video_options),
             )
         except (OSError, ValueError, SafetensorError) as error:
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
