@@ -57,6 +57,7 @@ Refused in one line where no GPU is visible.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import platform
@@ -89,10 +90,19 @@ BATCH = 8
 COMPILED = "stage, torch.compile"
 RESULTS = Path(__file__).resolve().parent / "results" / "capstone.json"
 SCRIPT = Path(__file__).resolve()
-IMAGE_STEPS, VIDEO_STEPS, CAPTION_TOKENS = 12, 50, 64
-"""The stages' defaults (aMUSEd unmasking steps, LTX-Video denoising steps, caption token bound): what a full run does."""
 CPU_BLOCKS = 1
-"""Blocks of LTX-Video's DiT and T5 encoder built on the CPU (the rest is extrapolated from the block's time)."""
+"""Blocks of each big transformer stack (aMUSEd's U-ViT, LTX-Video's DiT and T5) built on the CPU; the rest is
+extrapolated from the block's time."""
+
+
+def default(stage: type, name: str):
+    """A stage's default setting (what a full run does), read from its signature: the stage is its one home."""
+    return inspect.signature(stage).parameters[name].default
+
+
+IMAGE_SIZE, IMAGE_STEPS = default(ImageStage, "size"), default(ImageStage, "steps")
+FRAMES, HEIGHT, WIDTH, VIDEO_STEPS = (default(VideoStage, name) for name in ("frames", "height", "width", "steps"))
+CAPTION_TOKENS = default(UnderstandStage, "max_new_tokens")
 
 
 # ---------------------------------------------------------------- settings: size, device, dtypes
@@ -113,10 +123,10 @@ class Setting:
         """The dtype of a stage's model: real mode's (``STAGE_DTYPES``); the tiny models always run in float32."""
         return torch.float32 if self.size == "tiny" else STAGE_DTYPES[self.device][stage]
 
-    def build(self, builder, seed: int = 0):
-        """``builder("published", seed)`` made directly on the setting's device (random init on the GPU is fast)."""
+    def build(self, builder, **options):
+        """``builder("published", **options)`` made directly on the setting's device (random init on a GPU is fast)."""
         with torch.device(self.device):
-            return builder("published", seed)
+            return builder("published", **options)
 
 
 def place_amused(pipe, setting: Setting):
@@ -205,7 +215,7 @@ def understand_variants(setting: Setting, clip_path: Path, quick: bool) -> dict[
     if setting.size == "tiny":
         stage = UnderstandStage.tiny()
     else:
-        stage = UnderstandStage(*place_smolvlm(setting.build(build_smolvlm), setting), max_new_tokens=CAPTION_TOKENS)
+        stage = UnderstandStage(*place_smolvlm(setting.build(build_smolvlm), setting))
     clip = read_video(clip_path, sampling=stage.sampling)
     inputs = {name: value.to(stage.model.device) for name, value in stage.inputs(clip).items()}
     inputs["pixel_values"] = inputs["pixel_values"].to(stage.model.dtype)
@@ -225,7 +235,7 @@ def image_variants(setting: Setting, clip_path: Path, quick: bool) -> dict[str, 
     if setting.size == "tiny":
         stage = ImageStage.tiny()
     else:
-        stage = ImageStage(place_amused(setting.build(build_amused), setting), size=256, steps=IMAGE_STEPS)
+        stage = ImageStage(place_amused(setting.build(build_amused), setting))
     pipe = stage.pipe
 
     def direct():
@@ -246,7 +256,7 @@ def video_variants(setting: Setting, clip_path: Path, quick: bool) -> dict[str, 
     if setting.size == "tiny":
         stage = VideoStage.tiny()
     else:
-        stage = VideoStage(place_ltx(setting.build(build_ltx), setting), frames=49, height=512, width=704, steps=VIDEO_STEPS)
+        stage = VideoStage(place_ltx(setting.build(build_ltx), setting))
     pipe = stage.pipe
 
     def direct():
@@ -374,9 +384,7 @@ def amused_steps(device: str) -> StepRun:
     with torch.device("meta"):
         count = sum(parameter_count(module) for module in build_amused("published").components.values()
                     if isinstance(module, torch.nn.Module))
-    with torch.device(device):
-        pipe = build_amused("published", overrides={"transformer": {**published["transformer"], "num_hidden_layers": built}})
-    pipe = place_amused(pipe, setting)
+    pipe = place_amused(setting.build(build_amused, overrides={"transformer": {**published["transformer"], "num_hidden_layers": built}}), setting)
     pipe.set_progress_bar_config(disable=True)
     clock = Stopwatch(device)
     for name, module in (("text encoder", pipe.text_encoder), ("U-ViT step", pipe.transformer),
@@ -388,18 +396,19 @@ def amused_steps(device: str) -> StepRun:
 
     def call():
         with torch.inference_mode():
-            pipe(PROMPT, height=256, width=256, num_inference_steps=1, output_type="latent",
+            pipe(PROMPT, height=IMAGE_SIZE, width=IMAGE_SIZE, num_inference_steps=1, output_type="latent",
                  generator=torch.Generator("cpu").manual_seed(0))
             return pipe.vqvae.decode(tokens, force_not_quantize=True, shape=shape)
 
     def parts(s):
         return {"text encoder": sum(s["text encoder"]),
-                "U-ViT step": s["U-ViT step"][0] + (layers - built) * s["U-ViT step block"][0],
-                "VQ-GAN decoder": s["VQ-GAN decoder"][0] * (grid / decoded) ** 2}
+                "U-ViT step": sum(s["U-ViT step"]) + (layers - built) * sum(s["U-ViT step block"]),
+                "VQ-GAN decoder": sum(s["VQ-GAN decoder"]) * (grid / decoded) ** 2}
 
-    note = f"{IMAGE_STEPS} unmasking steps, 256x256"
+    note = f"{IMAGE_STEPS} unmasking steps, {IMAGE_SIZE}x{IMAGE_SIZE}"
     if reduce:
-        note += f"; built with {built} of {layers} U-ViT layers, decoder timed at {decoded * 16}x{decoded * 16} and scaled"
+        side = IMAGE_SIZE * decoded // grid
+        note += f"; built with {built} of {layers} U-ViT layers, decoder timed at {side}x{side} and scaled"
     return StepRun("aMUSEd-256", count, call, clock, parts, {"text encoder": 1, "U-ViT step": IMAGE_STEPS, "VQ-GAN decoder": 1}, note)
 
 
@@ -431,7 +440,7 @@ def ltx_steps(device: str) -> StepRun:
     VAE decoding. On the CPU the DiT and T5 have :data:`CPU_BLOCKS` of their 28 and 24 blocks, and the VAE decodes one
     latent frame (the first output frame; its cost is taken as proportional to the 49 output frames)."""
     published = CONFIGS["ltx"]["published"]
-    frames, height, width = 49, 512, 704
+    frames, height, width = FRAMES, HEIGHT, WIDTH
     with torch.device("meta"):
         full = build_ltx("published")
     blocks = {"DiT step": full.transformer.config.num_layers, "T5-XXL encoder": full.text_encoder.config.num_layers}
@@ -439,10 +448,8 @@ def ltx_steps(device: str) -> StepRun:
     reduce = device == "cpu"
     built = {name: CPU_BLOCKS if reduce else layers for name, layers in blocks.items()}
     setting = Setting("published", device)
-    with torch.device(device):
-        pipe = build_ltx("published", overrides={"transformer": {**published["transformer"], "num_layers": built["DiT step"]},
-                                                 "text_encoder": {**published["text_encoder"], "num_layers": built["T5-XXL encoder"]}})
-    pipe = place_ltx(pipe, setting)
+    pipe = place_ltx(setting.build(build_ltx, overrides={"transformer": {**published["transformer"], "num_layers": built["DiT step"]},
+                                               "text_encoder": {**published["text_encoder"], "num_layers": built["T5-XXL encoder"]}}), setting)
     pipe.set_progress_bar_config(disable=True)
     clock = Stopwatch(device)
     for name, module, block in (("DiT step", pipe.transformer, pipe.transformer.transformer_blocks[0]),
@@ -463,8 +470,9 @@ def ltx_steps(device: str) -> StepRun:
             return pipe.vae.decode(latent, None, return_dict=False)
 
     def parts(s):
-        scaled = {name: s[name][0] + (blocks[name] - built[name]) * s[name + " block"][0] for name in blocks}
-        return {**scaled, "VAE decoder": s["VAE decoder"][0] * frames / decoded_frames}
+        # T5 runs twice per call (prompt, negative prompt): every part is the sum over its calls
+        scaled = {name: sum(s[name]) + (blocks[name] - built[name]) * sum(s[name + " block"]) for name in blocks}
+        return {**scaled, "VAE decoder": sum(s["VAE decoder"]) * frames / decoded_frames}
 
     note = f"{VIDEO_STEPS} denoising steps, {frames} frames of {height}x{width}"
     if reduce:

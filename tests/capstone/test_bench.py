@@ -1,6 +1,6 @@
 """The capstone benchmark: its structure on the quick tiny setting (no wall time asserted) and its measuring parts.
 
-The quick run (``--quick --repeats 5``: every case but the torch.compile variant) takes about a minute on a
+The quick run (``--quick --repeats 5``: every case but the torch.compile variant) takes one to three minutes on a
 shared 2-core machine, most of it the children that each import torch and build a case to measure one variant.
 """
 
