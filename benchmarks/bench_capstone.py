@@ -38,8 +38,9 @@ step). The table states the extrapolation to a full run: Σ (times the part runs
 seconds) + the rest of the call (wall time minus the measured parts: tokenising, scheduler, copies).
 A full-size step on 2 CPU cores takes from 30 s (aMUSEd) to 10 minutes (LTX-Video), so on the CPU,
 to finish in minutes, each big stack is built with one block and the part is its measured time plus
-the missing blocks times the block's time (U-ViT: 1 of 22 layers; LTX DiT: 1 of 28 blocks; T5-XXL:
-1 of 24 blocks; the full LTX pair is 27 GB in float32 and would not fit anyway), and the convolutional
+the missing blocks times the block's time (U-ViT: 1 of 22 layers; SigLIP: 1 of 12; SmolLM2: 1 of 30;
+LTX DiT: 1 of 28 blocks; T5-XXL: 1 of 24 blocks; the full LTX pair is 27 GB in float32 and would not
+fit anyway), and the convolutional
 decoders, whose cost grows in proportion to the pixels they write, decode less and are scaled: the
 VQ-GAN an 8x8 token grid (128x128, x4), the LTX VAE one latent frame (1 output frame, x49). Peak
 memory is that of the part as built (a block's activations, not the full stack's weights, which are
@@ -91,8 +92,8 @@ COMPILED = "stage, torch.compile"
 RESULTS = Path(__file__).resolve().parent / "results" / "capstone.json"
 SCRIPT = Path(__file__).resolve()
 CPU_BLOCKS = 1
-"""Blocks of each big transformer stack (aMUSEd's U-ViT, LTX-Video's DiT and T5) built on the CPU; the rest is
-extrapolated from the block's time."""
+"""Blocks of each big transformer stack (aMUSEd's U-ViT, SmolVLM2's SigLIP and SmolLM2, LTX-Video's DiT and T5) built
+on the CPU; the rest is extrapolated from the block's time."""
 
 
 def default(stage: type, name: str):
@@ -281,21 +282,21 @@ def time_case(case: str, setting: Setting, clip_path: Path, repeats: int, quick:
     """Rows of one case: every variant interleaved after a warm-up round, with spreads and ratios to the direct call."""
     variants = CASES[case](setting, clip_path, quick)
     runs = {name: synced(variant.run, setting.device) for name, variant in variants.items()}
-    rows = []
+    first_call = []
     if COMPILED in runs:
         start = time.perf_counter()
         first = runs[COMPILED]()
-        seconds = time.perf_counter() - start
+        first_call = [{"variant": COMPILED + ": first call (compiles)", "seconds": spread([time.perf_counter() - start]),
+                       "calls": 1, "ratio": None, "memory": None}]
         # The compiled U-ViT must draw the pixels the eager one draws for the same seed.
         assert first[0].tobytes() == runs["stage"]()[0].tobytes(), "torch.compile changed the aMUSEd image"
-        rows.append({"variant": COMPILED + ": first call (compiles)", "seconds": spread([seconds]), "calls": 1,
-                     "ratio": None, "memory": None})
     seconds = interleaved(runs, repeats=repeats, warmup=1)
     per_work = {name: [value / variants[name].work for value in values] for name, values in seconds.items()}
     direct = next(iter(per_work)) if case != "pipeline" else None
-    for name, values in per_work.items():
-        rows.append({"variant": name, "seconds": spread(values), "calls": len(values),
-                     "ratio": ratio(values, per_work[direct]) if direct and name != direct else None, "memory": (case, name)})
+    rows = [{"variant": name, "seconds": spread(values), "calls": len(values),
+             "ratio": ratio(values, per_work[direct]) if direct and name != direct else None, "memory": (case, name)}
+            for name, values in per_work.items()]
+    rows += first_call  # after the direct call's row, which opens the case
     return [{"size": setting.size, "device": setting.device, "stage": case, **entry} for entry in rows]
 
 
@@ -413,25 +414,42 @@ def amused_steps(device: str) -> StepRun:
 
 
 def smolvlm_steps(device: str, clip_path: Path) -> StepRun:
-    """SmolVLM2-256M on the sample clip: the vision encoder, the prefill of the prompt, one decoding step (two new tokens)."""
+    """SmolVLM2-256M on the sample clip: the vision encoder, the prefill of the prompt, one decoding step (two new tokens).
+    On the CPU the SigLIP encoder and the language model have :data:`CPU_BLOCKS` of their 12 and 30 layers."""
+    published = CONFIGS["smolvlm"]["published"]
+    layers = {"vision": published["vision"]["num_hidden_layers"], "text": published["text"]["num_hidden_layers"]}
+    built = {name: CPU_BLOCKS if device == "cpu" else count for name, count in layers.items()}
     setting = Setting("published", device)
-    stage = UnderstandStage(*place_smolvlm(setting.build(build_smolvlm), setting), max_new_tokens=2)
+    with torch.device("meta"):
+        count = parameter_count(build_smolvlm("published")[0])
+    overrides = {name: {**published[name], "num_hidden_layers": built[name]} for name in layers}
+    stage = UnderstandStage(*place_smolvlm(setting.build(build_smolvlm, overrides=overrides), setting), max_new_tokens=2)
     clip = read_video(clip_path, sampling=stage.sampling)
     inputs = {name: value.to(stage.model.device) for name, value in stage.inputs(clip).items()}
     inputs["pixel_values"] = inputs["pixel_values"].to(stage.model.dtype)
     options = {**stage.generation_options(), "min_new_tokens": 2}  # random weights must not stop at an end token
     clock = Stopwatch(device)
-    clock.watch("vision", stage.model.model.vision_model)  # generate runs it before the first forward, not inside it
-    clock.watch("forward", stage.model)
+    vision, text = stage.model.model.vision_model, stage.model.model.text_model
+    clock.watch("vision", vision)  # generate runs it before the first forward, not inside it
+    clock.watch("vision block", vision.encoder.layers[0], nested=True)
+    clock.watch("forward", stage.model)  # the prefill, then one decoding step
+    clock.watch("text block", text.layers[0], nested=True)
+    missing = {name: layers[name] - built[name] for name in layers}
+
+    def parts(s):
+        return {"vision encoder": sum(s["vision"]) + missing["vision"] * sum(s["vision block"]),
+                "prefill (prompt)": s["forward"][0] + missing["text"] * s["text block"][0],
+                "decoding step": s["forward"][1] + missing["text"] * s["text block"][1]}
 
     def call():
         with torch.inference_mode():
             return stage.model.generate(**inputs, **options)
 
-    return StepRun("SmolVLM2-256M", parameter_count(stage.model), call, clock,
-                   lambda s: {"vision encoder": sum(s["vision"]), "prefill (prompt)": s["forward"][0], "decoding step": s["forward"][1]},
-                   {"vision encoder": 1, "prefill (prompt)": 1, "decoding step": CAPTION_TOKENS - 1},
-                   f"{len(clip.frames)} frames of the 2 s sample clip, up to {CAPTION_TOKENS} caption tokens",
+    note = f"{len(clip.frames)} frames of the 2 s sample clip, up to {CAPTION_TOKENS} caption tokens"
+    if built != layers:
+        note += f"; built with {built['vision']} of {layers['vision']} SigLIP and {built['text']} of {layers['text']} SmolLM2 layers"
+    return StepRun("SmolVLM2-256M", count, call, clock, parts,
+                   {"vision encoder": 1, "prefill (prompt)": 1, "decoding step": CAPTION_TOKENS - 1}, note,
                    peaks=lambda p: {"vision encoder": max(p["vision"]), "prefill (prompt)": p["forward"][0], "decoding step": p["forward"][1]})
 
 

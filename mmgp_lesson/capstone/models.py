@@ -204,9 +204,12 @@ def build_ltx(size: str = "tiny", seed: int = 0, overrides: dict[str, dict] | No
     return seeded(build, seed)
 
 
-def build_smolvlm(size: str = "tiny", seed: int = 0):
-    """A SmolVLM of ``CONFIGS["smolvlm"][size]``: ``(model, image_processor, tokenizer)``."""
-    config = CONFIGS["smolvlm"][size]
+def build_smolvlm(size: str = "tiny", seed: int = 0, overrides: dict[str, dict] | None = None):
+    """A SmolVLM of ``CONFIGS["smolvlm"][size]``: ``(model, image_processor, tokenizer)``.
+
+    ``overrides`` replaces whole entries of that configuration (as in :func:`build_ltx`).
+    """
+    config = {**CONFIGS["smolvlm"][size], **(overrides or {})}
     tokenizer = tiny_smolvlm_tokenizer()
     side = {"longest_edge": config["frame_size"]}
     image_processor = SmolVLMImageProcessorPil(do_image_splitting=False, size=side, max_image_size=side)
