@@ -83,7 +83,7 @@ from mmgp_lesson.capstone.understand import UnderstandStage
 from mmgp_lesson.capstone.video import VideoStage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/timing.py, beside this script
-from timing import interleaved, ratio, spread  # noqa: E402
+from timing import interleaved, ratio, spread
 
 PROMPT = "a red ball rolling across a green field"
 BATCH = 8
@@ -323,20 +323,22 @@ class Stopwatch:
         self.nested: set[str] = set()
 
     def watch(self, name: str, module: torch.nn.Module, nested: bool = False) -> None:
-        """Time every call of ``module`` under ``name``; ``nested``: it runs inside another watched module (a block)."""
+        """Time every call of ``module`` under ``name``; ``nested``: it runs inside another watched module (a block),
+        so its time is not counted twice and its memory is not measured (resetting the high-water mark inside the
+        outer module would cut the outer module's peak short)."""
         if nested:
             self.nested.add(name)
         probe, started = Peak(self.device), []
 
         def before(module, args):
-            if self.memory:
+            if self.memory and not nested:
                 probe.start()
             elif self.device == "cuda":
                 torch.cuda.synchronize()
             started.append(time.perf_counter())
 
         def after(module, args, output):
-            if self.memory:
+            if self.memory and not nested:
                 self.peaks[name].append(probe.stop())
             elif self.device == "cuda":
                 torch.cuda.synchronize()
@@ -541,7 +543,7 @@ from the heap, and stays resident after it is freed, depends on what ran before)
 
 def in_child(job: dict) -> dict:
     """Run ``job`` in a fresh Python process (this script with ``--child``) and return its JSON answer."""
-    completed = subprocess.run([sys.executable, str(SCRIPT), "--child", json.dumps(job)], capture_output=True, text=True,
+    completed = subprocess.run([sys.executable, str(SCRIPT), "--child", json.dumps(job)], capture_output=True, text=True, check=False,
                                env={**os.environ, **CHILD_ENVIRONMENT})
     if completed.returncode:
         raise RuntimeError(f"child {job} failed:\n{completed.stderr[-4000:]}")
@@ -607,7 +609,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON results (nothing else is written)")
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds per case, interleaved, after one warm-up round (default 5, at least 5)")
-    parser.add_argument("--quick", action="store_true", help="skip the torch.compile variant (it compiles for 20-80 s on 2 cores)")
+    parser.add_argument("--quick", action="store_true", help="skip the torch.compile variant (compiling takes minutes on a busy 2-core machine)")
     parser.add_argument("--real-size", action="store_true", help="also time single steps of the three models at published size")
     parser.add_argument("--step-repeats", type=int, default=3,
                         help="timed one-step calls per real-size model after the first (memory, warm-up) call (default 3, at least 3)")

@@ -91,13 +91,18 @@ def test_the_peak_probe_sees_exactly_an_allocation_and_resets_between_measuremen
 def test_the_stopwatch_times_and_measures_each_call_of_a_watched_module(bench):
     clock = bench.Stopwatch("cpu")
     layer = torch.nn.Linear(4, 4)
-    clock.watch("layer", layer)
+    model = torch.nn.Sequential(layer, torch.nn.ReLU())
+    clock.watch("model", model)
+    clock.watch("layer", layer, nested=True)
     clock.memory = True
-    layer(torch.ones(1, 4))
+    model(torch.ones(1, 4))
     clock.memory = False
-    layer(torch.ones(1, 4))
-    assert len(clock.seconds["layer"]) == 2 and all(seconds > 0 for seconds in clock.seconds["layer"])
-    assert len(clock.peaks["layer"]) == 1  # memory only while asked for
+    model(torch.ones(1, 4))
+    assert len(clock.seconds["model"]) == len(clock.seconds["layer"]) == 2
+    assert all(seconds > 0 for values in clock.seconds.values() for seconds in values)
+    assert len(clock.peaks["model"]) == 1  # memory only while asked for, and never in a nested module
+    assert "layer" not in clock.peaks
+    assert clock.outer_seconds() == pytest.approx(sum(clock.seconds["model"]))  # the nested layer is not counted twice
     clock.clear()
     assert not clock.seconds
 
@@ -115,7 +120,9 @@ def test_cuda_settings_map_to_real_modes_dtypes_without_a_gpu(bench):
     assert {parameter.dtype for parameter in model.parameters()} == {torch.bfloat16}
     ltx = bench.place_ltx(build_ltx("tiny"), cuda)
     assert {parameter.dtype for part in (ltx.transformer, ltx.vae, ltx.text_encoder) for parameter in part.parameters()} == {torch.bfloat16}
-    run = lambda: 1  # noqa: E731
+    def run():
+        return 1
+
     assert bench.synced(run, "cpu") is run and bench.synced(run, "cuda") is not run
 
 
