@@ -183,11 +183,10 @@ def _run_capstone(args, video: Path, extra: dict | None = None, recorded_as: Pat
     ``recorded_as`` is the input's path as the manifest names it (demo: the copy saved with the outputs).
     """
     from mmgp_lesson.capstone.outputs import check_output_folder
-    from mmgp_lesson.capstone.settings import check_device, check_prompts, check_settings
+    from mmgp_lesson.capstone.settings import check_device, check_prompt, check_settings
 
     check_settings(args.frames, args.height, args.width, args.image_steps, args.video_steps)
-    if args.prompt is not None:
-        check_prompts([args.prompt])
+    prompt = None if args.prompt is None else check_prompt(args.prompt)  # checked here once; the pipeline trusts it
     check_output_folder(args.out)
     check_device(args.device)
 
@@ -223,7 +222,7 @@ def _run_capstone(args, video: Path, extra: dict | None = None, recorded_as: Pat
     if pipeline.mode == "tiny":
         torch.set_num_threads(1)  # tiny tensors: a second thread only adds synchronisation
     print(f"mode: {pipeline.mode_note}")
-    result = pipeline(clip, seed=args.seed, prompt=args.prompt, candidates=args.candidates,
+    result = pipeline(clip, seed=args.seed, prompt=prompt, candidates=args.candidates,
                       progress=Progress(quiet=args.quiet))
     result.manifest["command"] = ["mmgp-lesson", *args.argv]
     result.manifest["input"] = str(recorded_as or video)

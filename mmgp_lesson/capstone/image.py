@@ -46,9 +46,12 @@ class ImageStage:
 
     @torch.inference_mode()
     def __call__(self, prompts: str | list[str], seed: int = 0, on_step=None) -> list[Image.Image]:
-        """One image per prompt, drawn with a CPU generator seeded with ``seed``; ``on_step()`` after each step."""
-        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
-        check_prompts(prompts)
+        """One image per prompt, drawn with a CPU generator seeded with ``seed``; ``on_step()`` after each step.
+
+        A plain ``str`` prompt is checked here (an empty one is refused); a
+        :class:`~mmgp_lesson.capstone.settings.Prompt` was checked where it entered and is not checked again.
+        """
+        prompts = check_prompts([prompts] if isinstance(prompts, str) else list(prompts))
         return self.pipe(
             prompts,
             height=self.size,

@@ -28,7 +28,7 @@ from mmgp_lesson.capstone.image import ImageStage
 from mmgp_lesson.capstone.media import Video, read_video, write_gif, write_mp4
 from mmgp_lesson.capstone.outputs import json_writer, prepare_output_folder, write_all
 from mmgp_lesson.capstone.progress import Progress
-from mmgp_lesson.capstone.settings import check_device, check_prompts
+from mmgp_lesson.capstone.settings import Prompt, check_device, check_prompt
 from mmgp_lesson.capstone.understand import UnderstandStage
 from mmgp_lesson.capstone.video import VideoStage
 from mmgp_lesson.capstone.weights import MODEL_IDS, Checkpoints, resolve_checkpoints
@@ -71,6 +71,15 @@ class MMGPResult:
                 "timings.json": json_writer({"seconds": self.manifest["seconds"]}),
             },
         )
+
+
+STAGE_DTYPES = {
+    "cpu": {"understand": torch.float32, "image": torch.float32, "video": torch.float32},
+    "cuda": {"understand": torch.bfloat16, "image": torch.float16, "video": torch.bfloat16},
+}
+"""Real mode's dtype of each stage's model per device. aMUSEd runs in float16 (its published checkpoints have an
+fp16 variant) with its VQ-GAN kept in float32, which :meth:`ImageStage.from_pretrained` sees to (it produces NaNs
+in float16); SmolVLM2 and LTX-Video in bfloat16, the dtype they were trained in. The CPU stays in float32."""
 
 
 def library_versions() -> dict[str, str]:
@@ -126,7 +135,8 @@ class MMGPPipeline:
 
         ``frames``, ``height`` and ``width`` shape the generated video (defaults: 49 frames;
         512x704 real, 64x64 tiny); ``video_steps`` defaults to 50 real and 4 tiny. Real mode
-        runs in float32 on CPU and bfloat16 on CUDA (aMUSEd in float16, its VQ-GAN in float32);
+        runs in the dtypes of :data:`STAGE_DTYPES` (float32 on CPU; bfloat16 on CUDA, aMUSEd in float16
+        with its VQ-GAN in float32);
         tiny mode always runs on the CPU in float32.
         ``static_cache`` and ``compile`` switch on the speed options the benchmark compares.
         ``checkpoints`` is :func:`~mmgp_lesson.capstone.weights.resolve_checkpoints`'s answer when the
@@ -174,16 +184,14 @@ class MMGPPipeline:
                 "video": lambda: VideoStage.tiny(**video),
             }
             return tiny[stage](), "tiny random weights (seed 0)"
-        half = device == "cuda"
+        dtypes = STAGE_DTYPES[device]
         folder = checkpoints.folders[stage]
         load = {
             "understand": lambda: UnderstandStage.from_pretrained(
-                folder, device, torch.bfloat16 if half else torch.float32, static_cache=static_cache
+                folder, device, dtypes["understand"], static_cache=static_cache
             ),
-            "image": lambda: ImageStage.from_pretrained(
-                folder, device, torch.float16 if half else torch.float32, steps=image_steps, compile=compile
-            ),
-            "video": lambda: VideoStage.from_pretrained(folder, device, torch.bfloat16 if half else torch.float32, **video),
+            "image": lambda: ImageStage.from_pretrained(folder, device, dtypes["image"], steps=image_steps, compile=compile),
+            "video": lambda: VideoStage.from_pretrained(folder, device, dtypes["video"], **video),
         }
         try:
             return load[stage](), str(folder)
@@ -197,7 +205,7 @@ class MMGPPipeline:
         self,
         video: str | Path | Video,
         seed: int = 0,
-        prompt: str | None = None,
+        prompt: str | Prompt | None = None,
         candidates: int = 1,
         progress: Progress | None = None,
     ) -> MMGPResult:
@@ -205,9 +213,11 @@ class MMGPPipeline:
 
         With ``candidates`` > 1 the image is the best of that many, as SmolVLM2 rates them (lesson 10).
         ``progress`` reports each stage (and each unmasking / denoising step) as it runs; silent by default.
+        A plain ``str`` prompt is checked here, before the clip is read (a
+        :class:`~mmgp_lesson.capstone.settings.Prompt` from the CLI was checked there); the caption is
+        checked once when it becomes the prompt, and the stages do not check either again.
         """
-        if prompt is not None:
-            check_prompts([prompt])
+        prompt = None if prompt is None else check_prompt(prompt)
         progress = progress or Progress(quiet=True)
         timings = {}
         start = time.perf_counter()
@@ -219,9 +229,10 @@ class MMGPPipeline:
         with progress.stage("understand"):
             caption = self.understand(clip)
         timings["understand"] = time.perf_counter() - start
-        if prompt is None and not caption:
-            raise CapstoneError("the understand stage returned an empty caption; pass --prompt TEXT to draw from your own words")
-        prompt = caption if prompt is None else prompt
+        if prompt is None:
+            prompt = check_prompt(
+                caption, "the understand stage returned an empty caption; pass --prompt TEXT to draw from your own words"
+            )
 
         start = time.perf_counter()
         with progress.stage("image", steps=self.image.steps) as step:

@@ -46,10 +46,41 @@ def parse_seed(text: str) -> int:
     return value
 
 
-def check_prompts(prompts: list[str]) -> None:
-    """Raise a one-line error unless every prompt has visible text."""
-    if not prompts or any(not prompt.strip() for prompt in prompts):
-        raise CapstoneError("the prompt is empty; pass a prompt with words in it (or a video the model can caption)")
+EMPTY_PROMPT = "the prompt is empty; pass a prompt with words in it (or a video the model can caption)"
+
+
+class Prompt(str):
+    """Text that :func:`check_prompt` has accepted: it has visible words.
+
+    The rule for prompts: **a prompt is checked once, where it enters the package**. Every public
+    entry that takes a prompt (the CLI's ``--prompt``, :class:`~mmgp_lesson.capstone.pipeline.MMGPPipeline`'s
+    call, :class:`~mmgp_lesson.capstone.image.ImageStage` and :class:`~mmgp_lesson.capstone.video.VideoStage`
+    called on their own, as the lessons do) passes it through :func:`check_prompt`, which checks a plain
+    ``str`` and returns a ``Prompt``; a ``Prompt`` handed on to the next component is not checked again.
+    So one run checks the user's prompt once (in the CLI, or in the pipeline's call when the pipeline is
+    the entry) and a stage used alone still refuses an empty prompt.
+    """
+
+    __slots__ = ()
+
+
+def check_prompt(text: str, problem: str = EMPTY_PROMPT) -> Prompt:
+    """``text`` as a :class:`Prompt`; a one-line error (``problem``) if it has no visible text.
+
+    A ``Prompt`` is returned as it is: it was checked where it entered.
+    """
+    if isinstance(text, Prompt):
+        return text
+    if not text.strip():
+        raise CapstoneError(problem)
+    return Prompt(text)
+
+
+def check_prompts(prompts: list[str]) -> list[Prompt]:
+    """:func:`check_prompt` on each of a non-empty list of prompts."""
+    if not prompts:
+        raise CapstoneError(EMPTY_PROMPT)
+    return [check_prompt(prompt) for prompt in prompts]
 
 
 def check_video_shape(frames: int, height: int, width: int) -> None:

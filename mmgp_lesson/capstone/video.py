@@ -15,7 +15,7 @@ import torch
 from diffusers import LTXPipeline
 
 from mmgp_lesson.capstone.media import as_uint8
-from mmgp_lesson.capstone.settings import check_prompts, check_video_shape
+from mmgp_lesson.capstone.settings import Prompt, check_prompt, check_video_shape
 from mmgp_lesson.capstone.tiny import tiny_ltx
 from mmgp_lesson.capstone.tokenizers import TINY_TEXT_LENGTH
 
@@ -48,9 +48,13 @@ class VideoStage:
         pipe.set_progress_bar_config(disable=True)
 
     @torch.inference_mode()
-    def __call__(self, prompt: str, seed: int = 0, on_step=None) -> np.ndarray:
-        """The frames of one clip for ``prompt``, drawn with a CPU generator seeded with ``seed``; ``on_step()`` after each step."""
-        check_prompts([prompt])
+    def __call__(self, prompt: str | Prompt, seed: int = 0, on_step=None) -> np.ndarray:
+        """The frames of one clip for ``prompt``, drawn with a CPU generator seeded with ``seed``; ``on_step()`` after each step.
+
+        A plain ``str`` prompt is checked here (an empty one is refused); a :class:`Prompt` was checked
+        where it entered and is not checked again.
+        """
+        prompt = check_prompt(prompt)
 
         def step_ended(pipe, index, timestep, tensors):
             on_step()

@@ -225,6 +225,17 @@ def test_empty_caption_is_reported(capsys, sample_video, tmp_path, monkeypatch):
     assert_one_line_error(status, err, "empty caption", "--prompt")
 
 
+def test_the_cli_checks_the_prompt_and_hands_the_pipeline_the_checked_one(capsys, sample_video, tmp_path, monkeypatch):
+    from mmgp_lesson.capstone.pipeline import MMGPPipeline
+    from mmgp_lesson.capstone.settings import Prompt
+
+    handed = []
+    original = MMGPPipeline.__call__
+    monkeypatch.setattr(MMGPPipeline, "__call__", lambda self, clip, **k: handed.append(k["prompt"]) or original(self, clip, **k))
+    assert run(capsys, "run", str(sample_video), "--out", str(tmp_path), *FAST, "--prompt", "a blue cat")[0] == 0
+    assert handed == ["a blue cat"] and isinstance(handed[0], Prompt)  # so the pipeline does not check it again
+
+
 def test_a_failed_run_leaves_the_earlier_files_untouched(capsys, sample_video, tmp_path, monkeypatch):
     assert run(capsys, "run", str(sample_video), "--out", str(tmp_path), *FAST, "--seed", "1")[0] == 0
     before = {path.name: path.read_bytes() for path in tmp_path.iterdir()}

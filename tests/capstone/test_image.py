@@ -5,6 +5,7 @@ import pytest
 
 from mmgp_lesson.capstone.errors import CapstoneError
 from mmgp_lesson.capstone.image import ImageStage
+from tests.capstone.test_pipeline import CountedText
 
 
 def pixels(image) -> np.ndarray:
@@ -45,3 +46,9 @@ def test_size_must_fit_the_vq_grid():
     with pytest.raises(CapstoneError, match="multiple of 4"):
         ImageStage.tiny(size=62)
 
+
+
+def test_a_stage_called_on_its_own_checks_a_plain_prompt_once(image_stage):
+    text = CountedText("a red dog")
+    image_stage(text)
+    assert text.checks == 1

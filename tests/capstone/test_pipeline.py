@@ -9,10 +9,21 @@ from mmgp_lesson.capstone.errors import CapstoneError
 from mmgp_lesson.capstone.image import ImageStage
 from mmgp_lesson.capstone.media import read_video
 from mmgp_lesson.capstone.pipeline import MMGPPipeline
+from mmgp_lesson.capstone.settings import Prompt, check_prompt
 from mmgp_lesson.capstone.tiny import save_tiny_checkpoints
 from mmgp_lesson.capstone.understand import UnderstandStage
 from mmgp_lesson.capstone.video import VideoStage
 from mmgp_lesson.capstone.weights import MODEL_IDS, checkpoint_folder
+
+
+class CountedText(str):
+    """A prompt that counts how often it is tested for words (``check_prompt`` calls ``strip`` once per check)."""
+
+    checks = 0
+
+    def strip(self, *chars):
+        self.checks += 1
+        return super().strip(*chars)
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +55,26 @@ def test_a_given_prompt_replaces_the_caption(tiny_pipeline, sample_video):
     assert result.prompt == "a blue cat" and result.caption != "a blue cat"
     with pytest.raises(CapstoneError, match="prompt is empty"):
         tiny_pipeline(sample_video, prompt="")
+
+
+def test_a_checked_prompt_is_returned_as_it_is_and_never_checked_again():
+    prompt = check_prompt(CountedText("a blue cat"))
+    assert isinstance(prompt, Prompt) and prompt == "a blue cat"
+    assert check_prompt(prompt) is prompt
+    with pytest.raises(CapstoneError, match="the caption is empty"):
+        check_prompt(" ", "the caption is empty")
+
+
+def test_one_run_checks_the_given_prompt_once_and_hands_every_stage_the_checked_one(tiny_pipeline, sample_video, monkeypatch):
+    handed = []
+    for stage in (ImageStage, VideoStage):
+        original = stage.__call__
+        monkeypatch.setattr(stage, "__call__", lambda self, prompts, *a, _original=original, **k: handed.append(prompts) or _original(self, prompts, *a, **k))
+    text = CountedText("a blue cat")
+    result = tiny_pipeline(sample_video, prompt=text, candidates=2)
+    assert text.checks == 1  # in the pipeline's call, not again in the image or video stage
+    assert isinstance(result.prompt, Prompt) and len(handed) == 2
+    assert all(isinstance(prompt, Prompt) for prompts in handed for prompt in ([prompts] if isinstance(prompts, str) else prompts))
 
 
 def test_same_seed_gives_byte_identical_files(tiny_pipeline, sample_video, tmp_path):

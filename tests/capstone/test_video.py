@@ -5,6 +5,7 @@ import pytest
 
 from mmgp_lesson.capstone.errors import CapstoneError
 from mmgp_lesson.capstone.settings import check_video_shape
+from tests.capstone.test_pipeline import CountedText
 
 
 def test_clip_has_the_asked_shape_and_the_seed_fixes_it(video_stage):
@@ -32,3 +33,9 @@ def test_bad_shapes_are_refused_with_the_fix(frames, height, width, words):
 def test_empty_prompt_is_refused(video_stage):
     with pytest.raises(CapstoneError, match="prompt is empty"):
         video_stage(" ")
+
+
+def test_a_stage_called_on_its_own_checks_a_plain_prompt_once(video_stage):
+    text = CountedText("a red dog")
+    video_stage(text)
+    assert text.checks == 1
