@@ -239,6 +239,17 @@ def answer_tensor(function, *args, runner=None):
         raise CheckFailed(f"your {getattr(function, '__name__', 'function')} returns {describe(value)}, not numbers; it should return a tensor") from None
 
 
+def answer_number(function, *args, runner=None) -> float:
+    """:func:`call_answer`, with the answer converted to one Python float (a 0-d array counts)."""
+    import numpy as np
+
+    value = call_answer(function, *args, runner=runner, returns="a number")
+    try:
+        return float(np.asarray(value, dtype=np.float64))
+    except (TypeError, ValueError):
+        raise CheckFailed(f"your {getattr(function, '__name__', 'function')} should return one number") from None
+
+
 # ---------------------------------------------------------------- judging
 
 

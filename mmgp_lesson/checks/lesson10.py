@@ -5,17 +5,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from mmgp_lesson.checks import CheckFailed, call_answer, exercise, passed, require, rng
+from mmgp_lesson.checks import CheckFailed, answer_number, call_answer, exercise, passed, require, rng
 from mmgp_lesson.scaling import beta_failure as _beta_failure
 from mmgp_lesson.scaling import compute_optimal_k as _optimal
-
-
-def _number(function, *args) -> float:
-    value = call_answer(function, *args, returns="a number")
-    try:
-        return float(np.asarray(value, dtype=np.float64))
-    except (TypeError, ValueError):
-        raise CheckFailed(f"your {function.__name__} should return one number") from None
 
 
 @exercise("10-1", answer="best_of_n_success")
@@ -27,7 +19,7 @@ def best_of_n_success(success) -> None:
     r = rng(0)
     correct = r.random((500, 6)) < 0.3
     scores = correct + r.standard_normal((500, 6))
-    value = _number(success, scores, correct)
+    value = answer_number(success, scores, correct)
     rows = np.arange(500)
     exact = correct[rows, scores.argmax(1)].mean()
     if abs(value - exact) < 1e-12:
@@ -74,7 +66,7 @@ def compute_optimal_k(optimal) -> None:
     """Exercise 10.3: K* = (A γ / (λ c))^(1/(γ+1)), compared to 1e-10 relative, and checked to maximise the net gain."""
     r = rng(2)
     amplitude, gamma, price, cost = float(r.uniform(0.5, 2)), float(r.uniform(0.2, 1.0)), float(r.uniform(1e-4, 1e-2)), float(r.uniform(0.5, 3))
-    value = _number(optimal, amplitude, gamma, price, cost)
+    value = answer_number(optimal, amplitude, gamma, price, cost)
     exact = _optimal(amplitude, gamma, price, cost)
     if abs(value - exact) <= 1e-10 * exact:
         net = [-amplitude * k ** (-gamma) - price * cost * k for k in (0.9 * value, value, 1.1 * value)]

@@ -6,17 +6,9 @@ import math
 
 import numpy as np
 
-from mmgp_lesson.checks import CheckFailed, call_answer, exercise, passed, rng
+from mmgp_lesson.checks import CheckFailed, answer_number, call_answer, exercise, passed, rng
 from mmgp_lesson.queueing import histogram_quantile as _quantile
 from mmgp_lesson.queueing import time_average_in_system as _in_system
-
-
-def _number(function, *args) -> float:
-    value = call_answer(function, *args, returns="a number")
-    try:
-        return float(np.asarray(value, dtype=np.float64))
-    except (TypeError, ValueError):
-        raise CheckFailed(f"your {function.__name__} should return one number") from None
 
 
 def _histogram(r):
@@ -39,7 +31,7 @@ def histogram_quantile(quantile) -> None:
         (0.9, np.array([0.1, 0.2, math.inf]), np.array([3.0, 5.0, 10.0])),  # a rank in the +Inf bucket
     ]
     for q, b, c in cases:
-        value = _number(quantile, q, b.tolist(), c.tolist())
+        value = answer_number(quantile, q, b.tolist(), c.tolist())
         exact = _quantile(q, b, c)
         if abs(value - exact) <= 1e-12 * max(1.0, abs(exact)):
             continue
@@ -84,7 +76,7 @@ def _trace(r):
 def mean_in_system(average) -> None:
     """Exercise 11.2: the time-average number in the system over a window, compared to 1e-9 relative."""
     arrivals, departures, (start, end) = _trace(rng(1))
-    value = _number(average, arrivals, departures, start, end)
+    value = answer_number(average, arrivals, departures, start, end)
     exact = _in_system(arrivals, departures, start, end)
     if abs(value - exact) <= 1e-9 * exact:
         inside = (arrivals >= start) & (arrivals <= end)
