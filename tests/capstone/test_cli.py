@@ -215,7 +215,9 @@ def test_ctrl_c_says_interrupted_exits_130_and_writes_nothing(tmp_path, delay):
     _, err = process.communicate(timeout=120)
     if process.returncode == 0:
         pytest.skip(f"the demo finished within {delay} s, before the signal")
-    assert process.returncode == 130 and err.strip().splitlines() == ["mmgp-lesson demo: interrupted"], err
+    # Stages that finished before the signal may have printed their progress line; the last line says why it stopped.
+    assert process.returncode == 130 and err.strip().splitlines()[-1] == "mmgp-lesson demo: interrupted", err
+    assert "Traceback" not in err, err
     assert not out.exists()
 
 
