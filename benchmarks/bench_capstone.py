@@ -52,7 +52,11 @@ bfloat16, aMUSEd in float16 with its VQ-GAN in float32), batched aMUSEd, static 
 ``torch.compile`` (mode "reduce-overhead"), then the real-size steps table with the full models.
 Refused in one line where no GPU is visible.
 
-    python benchmarks/bench_capstone.py [--repeats 5] [--quick] [--real-size] [--step-repeats 3] [--device cpu|cuda] [--out PATH]
+``--case NAME`` (repeatable) runs only those cases; ``--no-memory`` skips the child processes (each pays
+the imports, about 5 s), leaving the memory column empty.
+
+    python benchmarks/bench_capstone.py [--repeats 5] [--quick] [--case NAME ...] [--no-memory] [--real-size]
+        [--step-repeats 3] [--device cpu|cuda] [--out PATH]
 """
 
 from __future__ import annotations
@@ -610,6 +614,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON results (nothing else is written)")
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds per case, interleaved, after one warm-up round (default 5, at least 5)")
     parser.add_argument("--quick", action="store_true", help="skip the torch.compile variant (compiling takes minutes on a busy 2-core machine)")
+    parser.add_argument("--case", action="append", choices=tuple(CASES), dest="cases",
+                        help="run only this case (repeat the option for several; default: every case)")
+    parser.add_argument("--no-memory", action="store_true",
+                        help="time only: no child process per variant to measure its peak memory")
     parser.add_argument("--real-size", action="store_true", help="also time single steps of the three models at published size")
     parser.add_argument("--step-repeats", type=int, default=3,
                         help="timed one-step calls per real-size model after the first (memory, warm-up) call (default 3, at least 3)")
@@ -635,19 +643,24 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     setting = Setting("tiny" if args.device == "cpu" else "published", args.device)
-    cases = [case for case in CASES if setting.size == "tiny" or case != "pipeline"]
+    cases = [case for case in args.cases or CASES if setting.size == "tiny" or case != "pipeline"]
     with tempfile.TemporaryDirectory(prefix="mmgp-bench-") as scratch:  # the sample clip never lands beside the results
         clip_path = make_sample_video(Path(scratch) / "bench_sample.mp4")
         setting.configure()
         rows = [entry for case in cases for entry in time_case(case, setting, clip_path, args.repeats, args.quick)]
-        add_peaks(rows, clip_path, args.quick)
+        if args.no_memory:
+            for entry in rows:
+                entry["memory"] = None
+        else:
+            add_peaks(rows, clip_path, args.quick)
         steps = []
         if args.real_size or args.device == "cuda":
             job = {"kind": "steps", "device": args.device, "clip": str(clip_path), "repeats": args.step_repeats}
             steps = [in_child({**job, "model": model}) for model in STEP_MODELS]
 
     print(f"{args.repeats} interleaved rounds after a warm-up round; torch {torch.__version__}, "
-          f"{'1 thread' if setting.size == 'tiny' else f'{os.cpu_count()} threads'}; peak memory: one fresh process per variant")
+          f"{'1 thread' if setting.size == 'tiny' else f'{os.cpu_count()} threads'}; peak memory: "
+          f"{'not measured (--no-memory)' if args.no_memory else 'one fresh process per variant'}")
     print("\n".join(case_table(rows)))
     if steps:
         print(f"\nPublished sizes, random weights, one step per call, {args.step_repeats} calls after a warm-up; "

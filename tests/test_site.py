@@ -9,8 +9,9 @@ than its column, no inline formula running past its line, every equation and fig
 by a link in the text, one search entry point, a page weight under 4 MB, no horizontal scrolling on the
 phone. Lesson and solution pages also carry working download and launch links and numbered figure
 captions; a slider's kernel-free player really changes its picture. The References page lists every
-entry of ``book/references.bib``. A screenshot of each page at each width goes to
-``book/_build/screenshots``. ``make test`` builds the site first; under CI (``CI=true``) a missing site
+entry of ``book/references.bib``. With ``SITE_SCREENSHOTS=1`` a full-page screenshot of each page at
+each width goes to ``book/_build/screenshots`` (off by default: they are half the test's time and nothing
+asserts on them). ``make test`` builds the site first; under CI (``CI=true``) a missing site
 or browser is a failure, never a skip.
 """
 
@@ -30,6 +31,7 @@ SITE = ROOT / "book" / "_build" / "html"
 SCREENSHOTS = ROOT / "book" / "_build" / "screenshots"
 CHROMIUM = Path("/usr/bin/chromium")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+TAKE_SCREENSHOTS = os.environ.get("SITE_SCREENSHOTS", "") not in ("", "0")
 CONFIG = yaml.safe_load((ROOT / "book" / "_config.yml").read_text())
 REPOSITORY = CONFIG["repository"]["url"].removeprefix("https://github.com/")
 BRANCH = CONFIG["repository"]["branch"]
@@ -257,10 +259,11 @@ def test_page_reads_well_offline(site_url, browser, page_path):
 
 
 def _check_layout(page, page_path: str, width: int) -> None:
-    """At ``width`` px: a screenshot, nothing cut off, no sideways scrolling on a phone, one search box."""
+    """At ``width`` px: nothing cut off, no sideways scrolling on a phone, one search box (and a screenshot if asked)."""
     page.set_viewport_size({"width": width, "height": 900})
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{page_path.replace('/', '_')}-{width}.png"), full_page=True)
+    if TAKE_SCREENSHOTS:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{page_path.replace('/', '_')}-{width}.png"), full_page=True)
 
     # Nothing is cut off: a column never holds a display equation or a code line wider than itself, and an
     # inline formula (which MathJax cannot break) never runs past the right edge of its line.

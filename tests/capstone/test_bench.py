@@ -1,7 +1,8 @@
 """The capstone benchmark: its structure on the quick tiny setting (no wall time asserted) and its measuring parts.
 
-The quick run (``--quick --repeats 5``: every case but the torch.compile variant) takes one to three minutes on a
-shared 2-core machine, most of it the children that each import torch and build a case to measure one variant.
+The quick run (``--quick --no-memory --repeats 5``: every case but the torch.compile variant, timings only) takes
+seconds; the children that measure memory (each imports torch and the libraries, about 5 s, and builds its case)
+run for one case only (``--case video``), which is enough to see one fresh process per variant.
 """
 
 import importlib.util
@@ -34,11 +35,15 @@ def bench():
     return load_benchmark()
 
 
+def run_benchmark(bench, folder: Path, *options: str) -> tuple[Path, dict]:
+    out = folder / "capstone.json"
+    assert bench.main(["--quick", "--repeats", str(REPEATS), *options, "--out", str(out)]) == 0
+    return out, json.loads(out.read_text())
+
+
 @pytest.fixture(scope="module")
 def quick_run(bench, tmp_path_factory):
-    out = tmp_path_factory.mktemp("results") / "capstone.json"
-    assert bench.main(["--quick", "--repeats", str(REPEATS), "--out", str(out)]) == 0
-    return out, json.loads(out.read_text())
+    return run_benchmark(bench, tmp_path_factory.mktemp("results"), "--no-memory")
 
 
 def test_the_quick_run_writes_only_its_json_with_every_case(quick_run, bench):
@@ -67,8 +72,15 @@ def test_every_ratio_has_its_range_and_within_noise_says_whether_the_ranges_over
     assert set(direct) == {"understand", "image", "video", "pipeline"}  # each case's first row is its direct call
 
 
-def test_memory_is_measured_in_a_fresh_child_per_variant(quick_run):
+def test_no_memory_leaves_the_memory_column_empty(quick_run, bench):
     rows = quick_run[1]["rows"]
+    assert all(entry["memory"] is None for entry in rows)
+    assert all(line.endswith("| - |") for line in bench.case_table(rows)[2:])
+
+
+def test_memory_is_measured_in_a_fresh_child_per_variant_of_the_chosen_case(bench, tmp_path):
+    rows = run_benchmark(bench, tmp_path, "--case", "video")[1]["rows"]
+    assert {entry["stage"] for entry in rows} == {"video"} and len(rows) >= 2
     pids = [entry["memory"]["pid"] for entry in rows]
     assert os.getpid() not in pids and len(set(pids)) == len(rows)
     assert all(entry["memory"]["peak_mb"] > 0 for entry in rows)
