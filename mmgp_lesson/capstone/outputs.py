@@ -1,16 +1,20 @@
 """Writing a run's files safely: every file goes to a temporary name and is moved into place last.
 
-A run that fails halfway (a full disk, an interrupted encoder) therefore never leaves a
+A run that fails halfway (a full disk, an interrupted encoder, Ctrl-C) therefore never leaves a
 half-written ``video.mp4`` over the good one of an earlier run: either all new files replace the
-old ones, or none does.
+old ones, or none does; and a first run into a new folder that fails leaves no folder behind.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import os
+import signal
+import threading
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from mmgp_lesson.capstone.errors import CapstoneError
 
@@ -47,13 +51,42 @@ def prepare_output_folder(folder: str | Path) -> Path:
     return folder
 
 
-def write_all(folder: Path, writers: dict[str, Callable[[Path], object]]) -> list[Path]:
-    """Run ``writers[name](temporary_path)`` for every file, then move all of them into place.
+@contextlib.contextmanager
+def interrupts_held_back() -> Iterator[None]:
+    """Hold a Ctrl-C (SIGINT) that arrives inside the block until the block is done, then deliver it.
 
-    The temporary files sit beside their targets (so the final ``os.replace`` is atomic) and are
-    removed if any writer fails. A failed write (a full disk, a vanished folder) is reported as a
-    one-line :class:`CapstoneError`; any other error is re-raised as it is, after the clean-up.
+    Used around the moves that put a run's files into place, so an interrupt never falls between two of
+    them. Python runs signal handlers in the main thread only: elsewhere (the service's worker threads,
+    whose process handles its own signals) the block runs as it is.
     """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    previous = signal.signal(signal.SIGINT, lambda number, frame: received.append(number))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received and callable(previous):
+        previous(signal.SIGINT, None)  # Python's default handler raises KeyboardInterrupt here
+    elif received and previous == signal.SIG_DFL:
+        os.kill(os.getpid(), signal.SIGINT)
+
+
+def write_all(folder: str | Path, writers: dict[str, Callable[[Path], object]]) -> list[Path]:
+    """Run ``writers[name](temporary_path)`` for every file in ``folder``, then move all of them into place.
+
+    The folder (and any missing parent) is created first. The temporary files sit beside their targets
+    (so each final ``os.replace`` is atomic) and are removed if any writer fails or is interrupted,
+    together with the folders this call created; a Ctrl-C during the moves is held back until all files
+    are in place. A failed write (a full disk, a vanished folder) is reported as a one-line
+    :class:`CapstoneError`; any other error (KeyboardInterrupt included) is re-raised as it is, after the
+    clean-up.
+    """
+    folder = Path(folder)
+    created = list(itertools.takewhile(lambda path: not path.exists(), (folder, *folder.parents)))  # deepest first
+    folder = prepare_output_folder(folder)
     temporaries = {name: folder / f".{name}.partial-{os.getpid()}{Path(name).suffix}" for name in writers}
     try:
         for name, write in writers.items():
@@ -61,14 +94,18 @@ def write_all(folder: Path, writers: dict[str, Callable[[Path], object]]) -> lis
     except BaseException as error:
         for temporary in temporaries.values():
             temporary.unlink(missing_ok=True)
+        for path in created:
+            with contextlib.suppress(OSError):  # not empty: another process wrote there meanwhile
+                path.rmdir()
         if isinstance(error, OSError):
             raise CapstoneError(
                 f"could not write {name} in {folder} ({error}); free some space or pass --out another folder "
                 "(the files of any earlier run are untouched)"
             ) from None
         raise
-    for name, temporary in temporaries.items():
-        os.replace(temporary, folder / name)
+    with interrupts_held_back():
+        for name, temporary in temporaries.items():
+            os.replace(temporary, folder / name)
     return [folder / name for name in writers]
 
 

@@ -26,7 +26,7 @@ from mmgp_lesson.capstone.candidates import best_of_n
 from mmgp_lesson.capstone.errors import CapstoneError
 from mmgp_lesson.capstone.image import ImageStage
 from mmgp_lesson.capstone.media import Video, read_video, write_gif, write_mp4
-from mmgp_lesson.capstone.outputs import json_writer, prepare_output_folder, write_all
+from mmgp_lesson.capstone.outputs import json_writer, write_all
 from mmgp_lesson.capstone.progress import Progress
 from mmgp_lesson.capstone.settings import Prompt, check_device, check_prompt
 from mmgp_lesson.capstone.understand import UnderstandStage
@@ -56,7 +56,6 @@ class MMGPResult:
         go to ``timings.json``. All files are written under temporary names first and moved into
         place together.
         """
-        folder = prepare_output_folder(folder)
         fps = self.manifest["video"]["fps"]
         record = {key: value for key, value in self.manifest.items() if key != "seconds"}
         return write_all(
