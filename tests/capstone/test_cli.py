@@ -206,21 +206,38 @@ def test_every_refusal_comes_before_the_model_libraries_are_imported(sample_vide
         assert not out.exists(), case
 
 
-@pytest.mark.parametrize("delay", [1.0, 2.5, 4.0])
-def test_ctrl_c_says_interrupted_exits_130_and_writes_nothing(tmp_path, delay):
+@pytest.mark.parametrize("moment", ["imports", "read", "understand", "image", "video", "writing"])
+def test_ctrl_c_says_interrupted_exits_130_and_writes_nothing(tmp_path, moment):
+    """A Ctrl-C while the libraries import (1 s in), just after a stage printed its progress line, or as
+    soon as the output folder appears (the files are being written)."""
     out = tmp_path / "demo"
     process = subprocess.Popen(
         [sys.executable, "-m", "mmgp_lesson.cli", "demo", "--mode", "tiny", "--out", str(out)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    time.sleep(delay)
+    printed = []
+    if moment == "imports":
+        time.sleep(1.0)
+    elif moment == "writing":
+        while not out.exists():
+            assert process.poll() is None, "the demo ended without creating its folder"
+            time.sleep(0.001)
+    else:
+        while not printed or not printed[-1].startswith(f"{moment}:"):
+            line = process.stderr.readline()
+            assert line, f"the demo ended without a '{moment}:' progress line: {printed}"
+            printed.append(line)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=120)
+    err = "".join(printed) + err
+    assert "Traceback" not in err, err
     if process.returncode == 0:
-        pytest.skip(f"the demo finished within {delay} s, before the signal")
+        # Only the writing may be overtaken: the signal came after every file was in place.
+        assert moment in ("video", "writing"), err
+        assert sorted(p.name for p in out.iterdir()) == sorted(DEMO_FILES)
+        return
     # Stages that finished before the signal may have printed their progress line; the last line says why it stopped.
     assert process.returncode == 130 and err.strip().splitlines()[-1] == "mmgp-lesson demo: interrupted", err
-    assert "Traceback" not in err, err
     # Nothing half-written: no folder at all, or (a signal that came just after the files were moved into
     # place) every file of a finished run and no temporary.
     if out.exists():
